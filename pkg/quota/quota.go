@@ -1,0 +1,171 @@
+// Package quota is the shared state of the gateway: per-subnet request windows and blocks,
+// bandwidth quotas, the AList link cache, upstream throttle protection, auto-bans, the landing's
+// file-size cache and single-use proof-of-work nonces.
+//
+// The design rule (SPEC §8) is ONE database round trip per download request: Store.Check reads
+// and updates everything a request needs in one Postgres statement or one SQLite transaction.
+// Every write that follows the response (link cache save, usage, throttle updates, failure
+// counts) goes through a bounded in-process queue that is drained on Close, so it never delays
+// a response and nothing recorded is lost on a clean stop.
+package quota
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+)
+
+// Scope separates the counters of the two services when they share one database, so a
+// landing page view never spends the proxy's request budget.
+type Scope string
+
+const (
+	ScopeProxy   Scope = "proxy"
+	ScopeLanding Scope = "landing"
+)
+
+// Size is a bandwidth limit: a fixed byte count, or a multiple of the file's size
+// (`2x` in the environment). The zero value means "no limit".
+type Size struct {
+	Bytes    int64   // > 0: fixed limit in bytes
+	Multiple float64 // > 0: limit = Multiple × additionalInfo.filesize
+}
+
+// Limit resolves the limit for a file of fileSize bytes; ok is false when the limit does not
+// apply (unset, or a multiple with an unknown size).
+func (s Size) Limit(fileSize int64) (limit int64, ok bool) {
+	switch {
+	case s.Bytes > 0:
+		return s.Bytes, true
+	case s.Multiple > 0 && fileSize > 0:
+		return int64(s.Multiple * float64(fileSize)), true
+	}
+	return 0, false
+}
+
+// Config holds the limits; the services map their env Config onto it.
+type Config struct {
+	// Request window (SPEC §8). RequestLimit <= 0 turns the request limit off.
+	WindowTime   time.Duration // WINDOW_TIME
+	RequestLimit int           // IPSUBNET_WINDOWTIME_LIMIT
+	BlockTime    time.Duration // BLOCK_TIME; 0 = until the window ends
+
+	// Bandwidth quotas.
+	TotalEnabled       bool          // QUOTA_LIMIT_TOTAL_ENABLED
+	TotalLimit         Size          // IPSUBNET_BANDWIDTH_LIMIT (Bytes only)
+	TotalWindow        time.Duration // BANDWIDTH_WINDOW_TIME_TOTAL
+	FileEnabled        bool          // QUOTA_LIMIT_FILEPATH_ENABLED
+	FileLimit          Size          // IPSUBNET_FILEPATH_BANDWIDTH_LIMIT
+	FileWindow         time.Duration // BANDWIDTH_WINDOW_TIME_FILEPATH
+	BandwidthBlockTime time.Duration // BANDWIDTH_BLOCK_TIME (default 10m)
+	// TotalLimitText/FileLimitText/WindowText are echoed in 429 messages as the user wrote them.
+	TotalLimitText, FileLimitText               string
+	WindowText, TotalWindowText, FileWindowText string
+
+	// Link cache.
+	LinkTTL time.Duration // LINK_TTL; 0 = no link cache
+	// Landing size cache.
+	SizeTTL time.Duration // SIZE_TTL; 0 = no size cache
+
+	// Throttle protection.
+	ThrottleHosts  []string      // THROTTLE_PROTECT_HOSTNAME patterns; "*.example.com" matches the apex too
+	ThrottleCodes  []int         // THROTTLE_PROTECT_HTTP_CODE (default 429,500,503)
+	ThrottleWindow time.Duration // THROTTLE_TIME_WINDOW (default 60s)
+
+	// Auto-ban. BanAfterFails <= 0 turns it off.
+	BanAfterFails int           // BAN_AFTER_FAILS
+	BanWindow     time.Duration // BAN_WINDOW
+	BanTime       time.Duration // BAN_TIME
+
+	// FailOpen: on a database error serve without limits (PG_ERROR_HANDLE=fail-open).
+	FailOpen bool
+
+	// UsageFlushBytes / UsageFlushInterval: a long stream's usage is written progressively
+	// whenever this many bytes or this much time has accumulated (defaults 4 MiB / 2s).
+	UsageFlushBytes    int64
+	UsageFlushInterval time.Duration
+	// QueueSize bounds the asynchronous write queue (default 4096).
+	QueueSize int
+	// JanitorInterval: how often expired rows are removed (default 1m).
+	JanitorInterval time.Duration
+}
+
+// CheckRequest is everything the unified check needs to know about one request.
+type CheckRequest struct {
+	Scope    Scope
+	Subnet   string // formatted subnet, e.g. "203.0.113.7/32" (sign.Subnet); hashed before storage
+	PathHash string // sha256 hex of the decoded path
+	FileSize int64  // additionalInfo.filesize; <= 0 unknown (per-file multiple limits are skipped)
+	WantLink bool   // proxy: return the cached /api/fs/link answer for PathHash
+	WantSize bool   // landing: return the cached file size for PathHash
+	Now      time.Time
+}
+
+// Link is a cached /api/fs/link answer.
+type Link struct {
+	URL       string
+	Header    http.Header // data.header, sent with the upstream fetch; may be nil
+	FetchedAt time.Time
+}
+
+// Reason names why a request was refused; used in logs and metric labels.
+type Reason string
+
+const (
+	ReasonNone          Reason = ""
+	ReasonRate          Reason = "rate_limit"
+	ReasonBandwidth     Reason = "bandwidth_total"
+	ReasonFileBandwidth Reason = "bandwidth_filepath"
+	ReasonBanned        Reason = "banned"
+	ReasonThrottled     Reason = "throttled"
+)
+
+// Decision is the answer of the unified check.
+type Decision struct {
+	Allowed    bool
+	Status     int    // when !Allowed: 429 (rate/quota), 403 (ban, message "access denied"), 503 or the recorded code (throttle)
+	Message    string // when !Allowed: exact message of SPEC §8
+	RetryAfter int    // seconds, >= 1 when !Allowed
+	Reason     Reason
+	Link       *Link // WantLink and a cache entry younger than LinkTTL (nil otherwise)
+	Size       int64 // WantSize: cached size, -1 when none
+	FailOpen   bool  // the database failed and Config.FailOpen let the request through
+}
+
+// ErrUnavailable wraps database failures under fail-closed (the proxy answers 500).
+var ErrUnavailable = errors.New("quota: database unavailable")
+
+// Store is implemented by the SQLite and Postgres backends.
+type Store interface {
+	// Check is the single round trip. Under fail-open a database error yields an allowed
+	// Decision with FailOpen set and a nil error; under fail-closed an error wrapping
+	// ErrUnavailable.
+	Check(ctx context.Context, req CheckRequest) (Decision, error)
+
+	// Asynchronous writes: queued, never block the caller for I/O (a full queue drops the
+	// oldest-priority work and counts it; usage is never dropped silently: see Dropped()).
+	SaveLink(pathHash string, link Link)
+	SaveSize(pathHash string, size int64)
+	// ReportUpstream records the status an upstream host answered with: a protected code on a
+	// protected host protects it for ThrottleWindow; a success clears it.
+	ReportUpstream(host string, status int)
+	// InvalidateLink drops a cached link (it answered 401/403/404/410).
+	InvalidateLink(pathHash string)
+	// RecordFailure counts a failed signature check for auto-ban; counted in memory and
+	// flushed in batches.
+	RecordFailure(scope Scope, subnet string)
+
+	// Meter starts byte accounting for one stream. Add is called with every chunk written to
+	// the client; usage is flushed progressively and the rest on Close.
+	Meter(scope Scope, subnet, pathHash string) *Meter
+
+	// UseNonce marks a single-use token (proof-of-work solution) as spent; false when it was
+	// already used. Synchronous: it is the replay defence.
+	UseNonce(ctx context.Context, nonce string, expires time.Time) (fresh bool, err error)
+
+	// Ping is for /readyz.
+	Ping(ctx context.Context) error
+	// Close drains the write queue (bounded by ctx) and closes the database.
+	Close(ctx context.Context) error
+}
