@@ -1,0 +1,173 @@
+// Package alisttest is a fake AList for tests: a real listener (httptest.NewServer) that speaks
+// AList's API shapes, including its HTTP-200 error envelope, serves the files it links to with
+// Range/HEAD/416 (http.ServeContent, as AList's local storage does), and counts every call so a
+// test can prove a refused request never reached it.
+package alisttest
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// File is one file of the fake storage.
+type File struct {
+	Data []byte
+	// Header is returned as data.header of /api/fs/link (sent back with the fetch).
+	Header http.Header
+	// LinkURL overrides the link (another server, a redirect, a missing file).
+	LinkURL string
+	ModTime time.Time
+}
+
+// Server is the fake.
+type Server struct {
+	*httptest.Server
+	Token string
+
+	mu    sync.Mutex
+	files map[string]*File
+	// Calls counts API calls by endpoint ("/api/fs/link", "/api/fs/get") and file fetches ("/d").
+	calls sync.Map // string -> *atomic.Int64
+	// LastHeaders is the headers of the last API call.
+	lastHeaders atomic.Pointer[http.Header]
+	// Hook, when set, may answer a request itself (fault injection); return true if it did.
+	Hook func(w http.ResponseWriter, r *http.Request) bool
+}
+
+// New starts a fake AList requiring token.
+func New(token string) *Server {
+	s := &Server{Token: token, files: map[string]*File{}}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	return s
+}
+
+// Put adds or replaces a file at the decoded path p.
+func (s *Server) Put(p string, f *File) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.files[p] = f
+}
+
+// Calls is the number of requests to endpoint so far.
+func (s *Server) Calls(endpoint string) int64 {
+	v, ok := s.calls.Load(endpoint)
+	if !ok {
+		return 0
+	}
+	return v.(*atomic.Int64).Load()
+}
+
+// TotalCalls is every request the fake answered.
+func (s *Server) TotalCalls() int64 {
+	var n int64
+	s.calls.Range(func(_, v any) bool { n += v.(*atomic.Int64).Load(); return true })
+	return n
+}
+
+// LastHeaders is the headers of the last API call (nil before any).
+func (s *Server) LastHeaders() http.Header {
+	if h := s.lastHeaders.Load(); h != nil {
+		return *h
+	}
+	return nil
+}
+
+func (s *Server) count(endpoint string) {
+	v, _ := s.calls.LoadOrStore(endpoint, new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+}
+
+// envelope writes AList's answer: always HTTP 200, the outcome in code.
+func envelope(w http.ResponseWriter, code int, message string, data any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_ = json.NewEncoder(w).Encode(map[string]any{"code": code, "message": message, "data": data})
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if s.Hook != nil && s.Hook(w, r) {
+		return
+	}
+	switch {
+	case r.URL.Path == "/api/fs/link" || r.URL.Path == "/api/fs/get":
+		s.count(r.URL.Path)
+		h := r.Header.Clone()
+		s.lastHeaders.Store(&h)
+		s.api(w, r)
+	case strings.HasPrefix(r.URL.Path, "/d/"):
+		s.count("/d")
+		s.download(w, r)
+	default:
+		s.count("other")
+		http.NotFound(w, r)
+	}
+}
+
+func (s *Server) api(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		envelope(w, 405, "method not allowed", nil)
+		return
+	}
+	if r.Header.Get("Authorization") != s.Token {
+		envelope(w, 401, "token is invalidated", nil)
+		return
+	}
+	var req struct {
+		Path string `json:"path"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		envelope(w, 400, "invalid request body", nil)
+		return
+	}
+	s.mu.Lock()
+	f, ok := s.files[req.Path]
+	s.mu.Unlock()
+	if r.URL.Path == "/api/fs/get" {
+		if !ok {
+			envelope(w, 500, "failed get obj: object not found", nil)
+			return
+		}
+		name := req.Path[strings.LastIndexByte(req.Path, '/')+1:]
+		envelope(w, 200, "success", map[string]any{"name": name, "size": len(f.Data), "is_dir": false,
+			"modified": f.ModTime.Format(time.RFC3339), "sign": "", "raw_url": "", "provider": "Local"})
+		return
+	}
+	// /api/fs/link succeeds even for a missing file (local storage); the miss shows when the
+	// URL is fetched, exactly like AList.
+	link := s.URL + "/d" + (&url.URL{Path: req.Path}).EscapedPath()
+	var header http.Header
+	if ok {
+		if f.LinkURL != "" {
+			link = f.LinkURL
+		}
+		header = f.Header
+	}
+	envelope(w, 200, "success", map[string]any{"url": link, "header": header})
+}
+
+// download serves /d/<path> like AList's local storage: missing files answer HTTP 200 with a
+// JSON error envelope, existing ones with Range support.
+func (s *Server) download(w http.ResponseWriter, r *http.Request) {
+	p := strings.TrimPrefix(r.URL.Path, "/d")
+	s.mu.Lock()
+	f, ok := s.files[p]
+	s.mu.Unlock()
+	if !ok {
+		envelope(w, 500, "failed link: object not found", nil)
+		return
+	}
+	for k, vs := range f.Header {
+		if r.Header.Get(k) != vs[0] {
+			envelope(w, 403, "missing link header "+k, nil)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	http.ServeContent(w, r, "", f.ModTime, bytes.NewReader(f.Data))
+}

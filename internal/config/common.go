@@ -1,0 +1,227 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/alist-edge/alist-edge/internal/clientip"
+	"github.com/alist-edge/alist-edge/pkg/policy"
+	"github.com/alist-edge/alist-edge/pkg/quota"
+	"github.com/alist-edge/alist-edge/pkg/sign"
+)
+
+// Common is what both services read. Field comments are the reference; .env.example and the
+// README's table must list every variable (a test checks).
+type Common struct {
+	// ADDRESS is AList's base URL (https://alist.example.com) or file:///dir to serve a folder.
+	Address string `env:"ADDRESS"`
+	// TOKEN is the AList admin token (API calls; also the signing key when SIGN_SECRET is empty).
+	Token string `env:"TOKEN"`
+	// SIGN_SECRET: signing keys, comma separated; the first signs, any verifies.
+	SignSecret string `env:"SIGN_SECRET"`
+	// VERIFY_HEADER / VERIFY_SECRET: extra header pairs sent to AList (equal-length comma lists).
+	VerifyHeader string `env:"VERIFY_HEADER"`
+	VerifySecret string `env:"VERIFY_SECRET"`
+
+	BlacklistPrefix string `env:"BLACKLIST_PREFIX"`
+	BlacklistAction string `env:"BLACKLIST_ACTION"`
+	WhitelistPrefix string `env:"WHITELIST_PREFIX"`
+	WhitelistAction string `env:"WHITELIST_ACTION"`
+	ExceptPrefix    string `env:"EXCEPT_PREFIX"`
+	ExceptAction    string `env:"EXCEPT_ACTION"`
+
+	ClientIPHeader string `env:"CLIENT_IP_HEADER"`
+	TrustedProxies string `env:"TRUSTED_PROXIES"`
+
+	DBMode        string `env:"DB_MODE" envDefault:"sqlite"`
+	SQLitePath    string `env:"SQLITE_PATH" envDefault:"./data/alist-edge.db"`
+	DatabaseURL   string `env:"DATABASE_URL"`
+	PGErrorHandle string `env:"PG_ERROR_HANDLE" envDefault:"fail-closed"`
+
+	// Request rate per subnet (SPEC §8). IPSUBNET_WINDOWTIME_LIMIT 0 = off.
+	WindowTime   time.Duration `env:"WINDOW_TIME" envDefault:"24h"`
+	RequestLimit int           `env:"IPSUBNET_WINDOWTIME_LIMIT" envDefault:"0"`
+	BlockTime    time.Duration `env:"BLOCK_TIME" envDefault:"0"`
+	IPv4Suffix   int           `env:"IPV4_SUFFIX" envDefault:"32"`
+	IPv6Suffix   int           `env:"IPV6_SUFFIX" envDefault:"60"`
+
+	// Auto-ban after repeated signature failures; BAN_AFTER_FAILS 0 = off.
+	BanAfterFails int           `env:"BAN_AFTER_FAILS" envDefault:"0"`
+	BanWindow     time.Duration `env:"BAN_WINDOW" envDefault:"10m"`
+	BanTime       time.Duration `env:"BAN_TIME" envDefault:"1h"`
+
+	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat       string        `env:"LOG_FORMAT" envDefault:"json"`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
+
+	TLSCertFile string `env:"TLS_CERT_FILE"`
+	TLSKeyFile  string `env:"TLS_KEY_FILE"`
+	UnixSocket  string `env:"UNIX_SOCKET"`
+}
+
+// Derived holds what Common parses into at validation time, so services never re-parse.
+type Derived struct {
+	Keyring       *sign.Keyring
+	Policy        *policy.Policy
+	ClientIP      *clientip.Extractor
+	Trusted       clientip.Prefixes
+	VerifyHeaders [][2]string
+	LocalRoot     string // ADDRESS=file:///dir
+	AlistURL      string // ADDRESS=http(s)://..., no trailing slash
+}
+
+// validate checks Common and builds Derived; vocab is the service's action vocabulary.
+func (c *Common) validate(p *Problems, vocab policy.Vocabulary) Derived {
+	var d Derived
+	switch addr := strings.TrimSpace(c.Address); {
+	case addr == "":
+		p.Addf("ADDRESS is required: AList's base URL (https://alist.example.com) or file:///path/to/folder")
+	case strings.HasPrefix(addr, "file://"):
+		u, err := url.Parse(addr)
+		if err != nil || u.Path == "" || (u.Host != "" && u.Host != "localhost") {
+			p.Addf("ADDRESS=%q: a local folder is written file:///absolute/path", addr)
+		} else {
+			d.LocalRoot = u.Path
+		}
+	default:
+		u, err := url.Parse(addr)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.Addf("ADDRESS=%q: not an http(s) URL or file:/// folder", addr)
+		} else {
+			d.AlistURL = strings.TrimRight(addr, "/")
+		}
+	}
+	kr, err := sign.NewKeyring(c.SignSecret, c.Token)
+	if err != nil {
+		p.Addf("SIGN_SECRET/TOKEN: at least one must be set (the signing key)")
+	}
+	d.Keyring = kr
+	if d.AlistURL != "" && c.Token == "" {
+		p.Addf("TOKEN is required with an AList ADDRESS (the AList admin token)")
+	}
+	hs, ss := splitList(c.VerifyHeader), splitList(c.VerifySecret)
+	if len(hs) != len(ss) {
+		p.Addf("VERIFY_HEADER/VERIFY_SECRET: %d header(s) but %d secret(s); give equal-length comma lists", len(hs), len(ss))
+	} else {
+		for i := range hs {
+			d.VerifyHeaders = append(d.VerifyHeaders, [2]string{hs[i], ss[i]})
+		}
+	}
+	pol, err := policy.New(policy.Lists{
+		BlacklistPrefix: c.BlacklistPrefix, BlacklistAction: c.BlacklistAction,
+		WhitelistPrefix: c.WhitelistPrefix, WhitelistAction: c.WhitelistAction,
+		ExceptPrefix: c.ExceptPrefix, ExceptAction: c.ExceptAction,
+	}, vocab)
+	p.Add(err)
+	d.Policy = pol
+	trusted, err := clientip.ParsePrefixes(c.TrustedProxies)
+	if err != nil {
+		p.Addf("TRUSTED_PROXIES=%q: %v; accepted: comma separated CIDRs or addresses", c.TrustedProxies, err)
+	}
+	d.Trusted = trusted
+	ex, err := clientip.New(c.ClientIPHeader, trusted)
+	if err != nil {
+		p.Addf("CLIENT_IP_HEADER=%q: %v", c.ClientIPHeader, err)
+	} else if c.ClientIPHeader != "" && len(trusted) == 0 {
+		p.Addf("CLIENT_IP_HEADER=%q needs TRUSTED_PROXIES: the header is only believed from those peers", c.ClientIPHeader)
+	}
+	d.ClientIP = ex
+
+	switch c.DBMode {
+	case "sqlite":
+		if strings.TrimSpace(c.SQLitePath) == "" {
+			p.Addf("SQLITE_PATH is empty; accepted: a file path such as ./data/alist-edge.db")
+		}
+	case "postgres":
+		if c.DatabaseURL == "" {
+			p.Addf("DATABASE_URL is required with DB_MODE=postgres (postgres://user:pass@host/db)")
+		}
+	case "d1", "d1-rest":
+		p.Addf("DB_MODE=%q is Cloudflare D1, which only exists inside Workers; accepted: sqlite (one instance, the default) or postgres (several replicas)", c.DBMode)
+	case "custom-pg-rest":
+		p.Addf("DB_MODE=%q (PostgREST) is not supported; accepted: postgres with DATABASE_URL pointing at the database itself, or sqlite", c.DBMode)
+	default:
+		p.Addf("DB_MODE=%q; accepted: sqlite or postgres", c.DBMode)
+	}
+	if c.PGErrorHandle != "fail-closed" && c.PGErrorHandle != "fail-open" {
+		p.Addf("PG_ERROR_HANDLE=%q; accepted: fail-closed or fail-open", c.PGErrorHandle)
+	}
+	if c.RequestLimit < 0 {
+		p.Addf("IPSUBNET_WINDOWTIME_LIMIT=%d; accepted: 0 (off) or a positive number of requests", c.RequestLimit)
+	}
+	if c.RequestLimit > 0 && c.WindowTime <= 0 {
+		p.Addf("WINDOW_TIME must be positive when IPSUBNET_WINDOWTIME_LIMIT is set")
+	}
+	if c.IPv4Suffix < 1 || c.IPv4Suffix > 32 {
+		p.Addf("IPV4_SUFFIX=%d; accepted: 1 to 32", c.IPv4Suffix)
+	}
+	if c.IPv6Suffix < 1 || c.IPv6Suffix > 128 {
+		p.Addf("IPV6_SUFFIX=%d; accepted: 1 to 128", c.IPv6Suffix)
+	}
+	if c.BanAfterFails < 0 {
+		p.Addf("BAN_AFTER_FAILS=%d; accepted: 0 (off) or a positive count", c.BanAfterFails)
+	}
+	if c.BanAfterFails > 0 && (c.BanWindow <= 0 || c.BanTime <= 0) {
+		p.Addf("BAN_WINDOW and BAN_TIME must be positive when BAN_AFTER_FAILS is set")
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "warning", "error":
+	default:
+		p.Addf("LOG_LEVEL=%q; accepted: debug, info, warn or error", c.LogLevel)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		p.Addf("LOG_FORMAT=%q; accepted: json or text", c.LogFormat)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		p.Addf("TLS_CERT_FILE and TLS_KEY_FILE must be set together")
+	}
+	return d
+}
+
+// QuotaDB is the database selection for pkg/quota.
+func (c *Common) QuotaDB() quota.DB {
+	return quota.DB{Mode: c.DBMode, SQLitePath: c.SQLitePath, DatabaseURL: c.DatabaseURL}
+}
+
+// quotaBase fills the limits both services share.
+func (c *Common) quotaBase() quota.Config {
+	return quota.Config{
+		WindowTime:    c.WindowTime,
+		RequestLimit:  c.RequestLimit,
+		BlockTime:     c.BlockTime,
+		WindowText:    FormatDuration(c.WindowTime),
+		BanAfterFails: c.BanAfterFails,
+		BanWindow:     c.BanWindow,
+		BanTime:       c.BanTime,
+		FailOpen:      c.PGErrorHandle == "fail-open",
+	}
+}
+
+// FormatDuration writes d the way an operator would ("10m", "24h", "1d"), for messages.
+func FormatDuration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "0s"
+	case d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	case d%time.Second == 0:
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return d.String()
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}

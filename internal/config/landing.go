@@ -1,0 +1,88 @@
+package config
+
+import (
+	"time"
+
+	"github.com/alist-edge/alist-edge/pkg/policy"
+	"github.com/alist-edge/alist-edge/pkg/quota"
+	"github.com/alist-edge/alist-edge/pkg/sign"
+)
+
+// Landing is the landing service's configuration.
+type Landing struct {
+	Common
+
+	ListenAddr string `env:"LISTEN_ADDR" envDefault:":8081"`
+	AdminAddr  string `env:"ADMIN_ADDR" envDefault:"127.0.0.1:9091"`
+	IPv4Only   bool   `env:"IPV4_ONLY" envDefault:"false"`
+	// WORKER_ADDRESS_DOWNLOAD: the proxies' public origins, comma separated; one is picked at random.
+	WorkerAddressDownload string `env:"WORKER_ADDRESS_DOWNLOAD"`
+
+	FastRedirect       bool          `env:"FAST_REDIRECT" envDefault:"false"`
+	AutoRedirect       bool          `env:"AUTO_REDIRECT" envDefault:"false"`
+	IfAppendAdditional bool          `env:"IF_APPEND_ADDITIONAL" envDefault:"true"`
+	MinBandwidthMbps   float64       `env:"MIN_ALLOWED_BANDWIDTH" envDefault:"10"`
+	MinDurationTime    time.Duration `env:"MIN_DURATION_TIME" envDefault:"1h"`
+	SizeTTL            time.Duration `env:"SIZE_TTL" envDefault:"1h"`
+	AlistTimeout       time.Duration `env:"ALIST_TIMEOUT" envDefault:"15s"`
+
+	AltchaEnabled     bool          `env:"ALTCHA_ENABLED" envDefault:"false"`
+	AltchaDifficulty  int           `env:"ALTCHA_DIFFICULTY" envDefault:"50000"`
+	AltchaTokenExpire time.Duration `env:"ALTCHA_TOKEN_EXPIRE" envDefault:"3m"`
+	PageSecret        string        `env:"PAGE_SECRET"`
+
+	UnderAttack        bool   `env:"UNDER_ATTACK" envDefault:"false"`
+	TurnstileSiteKey   string `env:"TURNSTILE_SITE_KEY"`
+	TurnstileSecretKey string `env:"TURNSTILE_SECRET_KEY"`
+	TurnstileVerifyURL string `env:"TURNSTILE_VERIFY_URL" envDefault:"https://challenges.cloudflare.com/turnstile/v0/siteverify"`
+
+	D LandingDerived `env:"-"`
+}
+
+// LandingDerived is what the landing's settings parse into.
+type LandingDerived struct {
+	Derived
+	Workers []string // WORKER_ADDRESS_DOWNLOAD entries, normalised
+}
+
+// LoadLanding reads and validates the landing's configuration.
+func LoadLanding(environ map[string]string) (*Landing, error) {
+	var c Landing
+	var p Problems
+	parse(environ, &c, &p)
+	c.D.Derived = c.Common.validate(&p, policy.LandingActions)
+	c.D.Workers = sign.SplitWorkerAddrs(c.WorkerAddressDownload)
+	if len(c.D.Workers) == 0 {
+		p.Addf("WORKER_ADDRESS_DOWNLOAD is required: the proxy origin(s), comma separated, e.g. https://dl1.example.com,https://dl2.example.com")
+	}
+	for _, w := range c.D.Workers {
+		if _, err := sign.Origin(w); err != nil {
+			p.Addf("WORKER_ADDRESS_DOWNLOAD: %v", err)
+		}
+	}
+	if c.MinBandwidthMbps < 0 {
+		p.Addf("MIN_ALLOWED_BANDWIDTH=%v; accepted: a positive number of Mbit/s", c.MinBandwidthMbps)
+	}
+	if c.AltchaEnabled {
+		if c.AltchaDifficulty < 1 || c.AltchaDifficulty > 10_000_000 {
+			p.Addf("ALTCHA_DIFFICULTY=%d; accepted: 1 to 10000000 (the largest number the browser may have to try)", c.AltchaDifficulty)
+		}
+		if c.AltchaTokenExpire <= 0 {
+			p.Addf("ALTCHA_TOKEN_EXPIRE must be positive; accepted: %s", durationAccepted)
+		}
+	}
+	if c.UnderAttack && (c.TurnstileSiteKey == "" || c.TurnstileSecretKey == "") {
+		p.Addf("UNDER_ATTACK needs TURNSTILE_SITE_KEY and TURNSTILE_SECRET_KEY")
+	}
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// QuotaConfig maps the landing's limits onto pkg/quota.
+func (c *Landing) QuotaConfig() quota.Config {
+	q := c.quotaBase()
+	q.SizeTTL = c.SizeTTL
+	return q
+}

@@ -1,0 +1,107 @@
+// Package metrics defines every Prometheus metric of both services in one place, under one
+// namespace, so names stay stable (a golden test pins them) and no handler invents a label.
+// Labels carry only small fixed vocabularies: never a path, an IP or a subnet.
+package metrics
+
+import (
+	"runtime/debug"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Namespace prefixes every metric.
+const Namespace = "alist_edge"
+
+// Metrics of one service process.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	// Requests by outcome (served, denied, error) and denial reason ("" when served).
+	Requests *prometheus.CounterVec
+	// Responses by status class (1xx … 5xx).
+	Responses *prometheus.CounterVec
+	// Denials by reason: the rate-limit, quota, ban, throttle and signature refusals.
+	Denials *prometheus.CounterVec
+	// BytesStreamed counts body bytes written to clients.
+	BytesStreamed prometheus.Counter
+	// ActiveStreams is the number of bodies being streamed right now.
+	ActiveStreams prometheus.Gauge
+	// UpstreamTTFB is the time from sending the upstream request to its response headers.
+	UpstreamTTFB prometheus.Histogram
+	// AlistDuration is the time of AList API calls by endpoint (fs_link, fs_get).
+	AlistDuration *prometheus.HistogramVec
+	// DBRoundTrip is the time of the unified check.
+	DBRoundTrip prometheus.Histogram
+	// LinkCache counts link lookups by result (hit, miss).
+	LinkCache *prometheus.CounterVec
+	// ThrottleProtections counts requests refused because the upstream host is protected.
+	ThrottleProtections prometheus.Counter
+	// FailOpen counts requests served without limits because the database failed.
+	FailOpen prometheus.Counter
+	// UpstreamRetries counts retried upstream attempts.
+	UpstreamRetries prometheus.Counter
+}
+
+// New registers the metrics of service ("proxy" or "landing") on a fresh registry, with the
+// Go and process collectors and a build_info gauge.
+func New(service string) *Metrics {
+	reg := prometheus.NewRegistry()
+	constLabels := prometheus.Labels{"service": service}
+	m := &Metrics{
+		Registry: reg,
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "requests_total",
+			Help: "Requests by outcome and denial reason.", ConstLabels: constLabels}, []string{"outcome", "reason"}),
+		Responses: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "responses_total",
+			Help: "Responses by status class.", ConstLabels: constLabels}, []string{"class"}),
+		Denials: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "denials_total",
+			Help: "Refused requests by reason (rate_limit, bandwidth_total, bandwidth_filepath, banned, throttled, signature, policy, ...).", ConstLabels: constLabels}, []string{"reason"}),
+		BytesStreamed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "bytes_streamed_total",
+			Help: "Body bytes written to clients.", ConstLabels: constLabels}),
+		ActiveStreams: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "active_streams",
+			Help: "Bodies being streamed now.", ConstLabels: constLabels}),
+		UpstreamTTFB: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Name: "upstream_ttfb_seconds",
+			Help: "Time from the upstream request to its response headers.", ConstLabels: constLabels,
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}),
+		AlistDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "alist_request_seconds",
+			Help: "AList API call time by endpoint.", ConstLabels: constLabels,
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 15}}, []string{"endpoint"}),
+		DBRoundTrip: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Name: "db_roundtrip_seconds",
+			Help: "Time of the unified database check.", ConstLabels: constLabels,
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}}),
+		LinkCache: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "link_cache_total",
+			Help: "AList link lookups by result (hit, miss).", ConstLabels: constLabels}, []string{"result"}),
+		ThrottleProtections: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "throttle_protections_total",
+			Help: "Requests refused while their upstream host is throttle-protected.", ConstLabels: constLabels}),
+		FailOpen: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "fail_open_total",
+			Help: "Requests served without limits because the database failed (PG_ERROR_HANDLE=fail-open).", ConstLabels: constLabels}),
+		UpstreamRetries: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "upstream_retries_total",
+			Help: "Upstream attempts retried before the first byte.", ConstLabels: constLabels}),
+	}
+	version := "devel"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		version = bi.Main.Version
+	}
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "build_info",
+		Help: "Build information; always 1.", ConstLabels: prometheus.Labels{"service": service, "version": version}})
+	buildInfo.Set(1)
+	reg.MustRegister(m.Requests, m.Responses, m.Denials, m.BytesStreamed, m.ActiveStreams, m.UpstreamTTFB, m.AlistDuration,
+		m.DBRoundTrip, m.LinkCache, m.ThrottleProtections, m.FailOpen, m.UpstreamRetries, buildInfo,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// StatusClass is "2xx" for 200 and so on.
+func StatusClass(status int) string {
+	switch {
+	case status < 200:
+		return "1xx"
+	case status < 300:
+		return "2xx"
+	case status < 400:
+		return "3xx"
+	case status < 500:
+		return "4xx"
+	}
+	return "5xx"
+}

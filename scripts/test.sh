@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: formatting, vet, and every test with the race detector
+# against a real SQLite file, a throwaway PostgreSQL cluster and headless Chromium, which this
+# script installs and starts itself when the machine lacks them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './vendor/*'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:" $unformatted >&2
+  exit 1
+fi
+go vet ./...
+
+# Chromium for the landing page's browser test.
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing chromium (Debian package) for the browser test"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+fi
+
+# PostgreSQL: a throwaway cluster unless TEST_DATABASE_URL points at a server already.
+if [ -z "${TEST_DATABASE_URL:-}" ]; then
+  export PGTEST_DIR="${PGTEST_DIR:-$(mktemp -d /tmp/alist-edge-pgtest.XXXXXX)}"
+  eval "$(bash scripts/pgtest.sh start)"
+  trap 'bash scripts/pgtest.sh stop >/dev/null 2>&1 || true' EXIT
+fi
+export ALIST_EDGE_REQUIRE_PG=1 ALIST_EDGE_REQUIRE_BROWSER=1
+
+go test -race -count=1 -timeout 20m ./... "$@"
