@@ -1,5 +1,17 @@
 package sign
 
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"sync"
+)
+
+// scratch is a reusable buffer for the signed data of one chain verification.
+type scratch struct{ buf []byte }
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 0, 1024)} }}
+
 // Checks switches the proxy's checks (SIGN_CHECK … ADDITION_EXPIRETIME_CHECK, narrowed by the
 // path policy's skip actions).
 type Checks struct {
@@ -39,18 +51,20 @@ var (
 // returned when it was checked (FileSize feeds the per-file quota).
 func (kr *Keyring) VerifyChain(req *ChainRequest, c Checks) (info AdditionalInfo, infoOK bool, err error) {
 	p := &req.Params
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
 	if c.Sign {
 		if _, err := kr.Verify(&signMsgs, p.Sign, req.Path, req.Now); err != nil {
 			return info, false, err
 		}
 	}
 	if c.Hash {
-		if _, err := kr.Verify(&hashSignMsgs, p.HashSign, HashSignData(req.Path), req.Now); err != nil {
+		if _, err := kr.verify(&hashSignMsgs, p.HashSign, base64.StdEncoding.AppendEncode(sc.buf[:0], stringBytes(req.Path)), req.Now); err != nil {
 			return info, false, err
 		}
 	}
 	if c.Worker {
-		if _, err := kr.Verify(&workerSignMsgs, p.WorkerSign, WorkerSignData(req.Path, req.WorkerAddr), req.Now); err != nil {
+		if _, err := kr.verify(&workerSignMsgs, p.WorkerSign, appendWorkerSignData(sc.buf[:0], req.Path, req.WorkerAddr), req.Now); err != nil {
 			return info, false, err
 		}
 	}
@@ -61,7 +75,7 @@ func (kr *Keyring) VerifyChain(req *ChainRequest, c Checks) (info AdditionalInfo
 		if req.ClientIP == "" {
 			return info, false, ErrClientIPMissing
 		}
-		if _, err := kr.Verify(&ipSignMsgs, p.IPSign, IPSignData(req.Path, req.ClientIP), req.Now); err != nil {
+		if _, err := kr.verify(&ipSignMsgs, p.IPSign, appendIPSignData(sc.buf[:0], req.Path, req.ClientIP), req.Now); err != nil {
 			return info, false, err
 		}
 	}
@@ -79,7 +93,10 @@ func (kr *Keyring) VerifyChain(req *ChainRequest, c Checks) (info AdditionalInfo
 		if err != nil {
 			return info, false, err
 		}
-		if info.PathHash != PathHash(req.Path) {
+		sum := sha256.Sum256(stringBytes(req.Path))
+		var hexSum [2 * sha256.Size]byte
+		hex.Encode(hexSum[:], sum[:])
+		if info.PathHash != string(hexSum[:]) {
 			return info, false, ErrAdditionalPath
 		}
 		if c.AdditionExpire {

@@ -1,6 +1,7 @@
 package sign
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -19,22 +20,28 @@ func HashSignData(path string) string {
 // WorkerSignData is what workerSign signs: {"path":..,"worker_addr":..} as JSON.stringify
 // writes it.
 func WorkerSignData(path, workerAddr string) string {
-	b := make([]byte, 0, len(path)+len(workerAddr)+32)
+	return string(appendWorkerSignData(make([]byte, 0, len(path)+len(workerAddr)+32), path, workerAddr))
+}
+
+func appendWorkerSignData(b []byte, path, workerAddr string) []byte {
 	b = append(b, `{"path":`...)
 	b = AppendJSString(b, path)
 	b = append(b, `,"worker_addr":`...)
 	b = AppendJSString(b, workerAddr)
-	return string(append(b, '}'))
+	return append(b, '}')
 }
 
 // IPSignData is what ipSign signs: {"path":..,"ip":..}.
 func IPSignData(path, ip string) string {
-	b := make([]byte, 0, len(path)+len(ip)+20)
+	return string(appendIPSignData(make([]byte, 0, len(path)+len(ip)+20), path, ip))
+}
+
+func appendIPSignData(b []byte, path, ip string) []byte {
 	b = append(b, `{"path":`...)
 	b = AppendJSString(b, path)
 	b = append(b, `,"ip":`...)
 	b = AppendJSString(b, ip)
-	return string(append(b, '}'))
+	return append(b, '}')
 }
 
 // AppendJSString appends s as a JSON string the way JavaScript's JSON.stringify writes it:
@@ -111,9 +118,21 @@ var (
 // (fractions and exponents allowed, truncated toward zero); a field of the wrong type is
 // invalid, a missing field reads as zero and is judged by the caller.
 func DecodeAdditionalInfo(s string) (AdditionalInfo, error) {
-	raw, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))
+	var buf [256]byte
+	s = strings.TrimRight(s, "=")
+	var raw []byte
+	if n := base64.RawStdEncoding.DecodedLen(len(s)); n <= len(buf) {
+		raw = buf[:n]
+	} else {
+		raw = make([]byte, n)
+	}
+	n, err := base64.RawStdEncoding.Decode(raw, stringBytes(s))
 	if err != nil {
 		return AdditionalInfo{}, ErrAdditionalDecode
+	}
+	raw = raw[:n]
+	if a, ok := parseCanonicalInfo(raw); ok {
+		return a, nil
 	}
 	if !utf8.Valid(raw) {
 		return AdditionalInfo{}, ErrAdditionalInvalid
@@ -164,4 +183,57 @@ func LinkLifetime(fileSize int64, minDurationSeconds int64, minBandwidthMbps flo
 		return need
 	}
 	return minDurationSeconds
+}
+
+// parseCanonicalInfo reads the exact form Encode writes (the only form the landing emits)
+// without encoding/json, which is most of the allocations of a verification; anything else
+// falls back to the general decoder.
+func parseCanonicalInfo(raw []byte) (AdditionalInfo, bool) {
+	const (
+		p1 = `{"pathHash":"`
+		p2 = `","filesize":`
+		p3 = `,"expireTime":`
+	)
+	var a AdditionalInfo
+	rest, ok := bytes.CutPrefix(raw, []byte(p1))
+	if !ok || len(rest) < 64 {
+		return a, false
+	}
+	for _, c := range rest[:64] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return a, false
+		}
+	}
+	hash := rest[:64]
+	if rest, ok = bytes.CutPrefix(rest[64:], []byte(p2)); !ok {
+		return a, false
+	}
+	size, rest, ok := cutUint(rest)
+	if !ok {
+		return a, false
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(p3)); !ok {
+		return a, false
+	}
+	exp, rest, ok := cutUint(rest)
+	if !ok || len(rest) != 1 || rest[0] != '}' {
+		return a, false
+	}
+	a.PathHash, a.FileSize, a.ExpireTime = string(hash), size, exp
+	return a, true
+}
+
+// cutUint reads a canonical non-negative decimal (no leading zeros, at most 15 digits so it
+// is exact in float64 and matches what the general decoder would read).
+func cutUint(b []byte) (int64, []byte, bool) {
+	n := 0
+	var v int64
+	for n < len(b) && n < 16 && b[n] >= '0' && b[n] <= '9' {
+		v = v*10 + int64(b[n]-'0')
+		n++
+	}
+	if n == 0 || n > 15 || (n > 1 && b[0] == '0') {
+		return 0, b, false
+	}
+	return v, b[n:], true
 }

@@ -30,29 +30,35 @@ type Key struct {
 func NewKey(secret string) *Key {
 	k := &Key{}
 	raw := []byte(secret)
-	k.pool.New = func() any { return hmac.New(sha256.New, raw) }
+	k.pool.New = func() any { return &keyedHash{h: hmac.New(sha256.New, raw)} }
 	return k
 }
 
 // mac writes base64url(HMAC(data + ":" + expire)) into dst and returns it (macLen bytes).
-func (k *Key) mac(dst *[macLen]byte, data string, expire int64) {
-	h := k.pool.Get().(hash.Hash)
-	h.Reset()
-	var buf [24]byte
-	h.Write(stringBytes(data))
-	tail := append(buf[:0], ':')
+func (k *Key) mac(dst *[macLen]byte, data []byte, expire int64) {
+	kh := k.pool.Get().(*keyedHash)
+	kh.h.Reset()
+	kh.h.Write(data)
+	tail := append(kh.tail[:0], ':')
 	tail = strconv.AppendInt(tail, expire, 10)
-	h.Write(tail)
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	k.pool.Put(h)
-	base64.URLEncoding.Encode(dst[:], sum[:])
+	kh.h.Write(tail)
+	sum := kh.h.Sum(kh.sum[:0])
+	base64.URLEncoding.Encode(dst[:], sum)
+	k.pool.Put(kh)
+}
+
+// keyedHash is a pooled HMAC with its scratch space: buffers handed to the hash.Hash
+// interface escape, so they live here rather than on the stack of every call.
+type keyedHash struct {
+	h    hash.Hash
+	tail [24]byte
+	sum  [sha256.Size]byte
 }
 
 // Sign returns the AList signature of data: B64URL_PAD(HMAC(data:expire)) + ":" + expire.
 func (k *Key) Sign(data string, expire int64) string {
 	var m [macLen]byte
-	k.mac(&m, data, expire)
+	k.mac(&m, stringBytes(data), expire)
 	b := make([]byte, 0, macLen+1+20)
 	b = append(b, m[:]...)
 	b = append(b, ':')
@@ -173,6 +179,10 @@ func ParseExpire(value string) (expire int64, tail string, canonical, ok bool) {
 // step by step, and returns the expire it carried. The comparison is constant time over every
 // key in the ring.
 func (kr *Keyring) Verify(msgs *Messages, value, data string, now int64) (int64, error) {
+	return kr.verify(msgs, value, stringBytes(data), now)
+}
+
+func (kr *Keyring) verify(msgs *Messages, value string, data []byte, now int64) (int64, error) {
 	if value == "" {
 		return 0, msgs.Missing
 	}
