@@ -14,6 +14,8 @@ import (
 	"errors"
 	"net/http"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Scope separates the counters of the two services when they share one database, so a
@@ -89,6 +91,16 @@ type Config struct {
 	QueueSize int
 	// JanitorInterval: how often expired rows are removed (default 1m).
 	JanitorInterval time.Duration
+
+	// Clock stamps the asynchronous writes (usage, cache saves, throttle reports, failures,
+	// nonces), which have no request time of their own; Check uses CheckRequest.Now so that a
+	// test can fix both to one fake clock. Default time.Now.
+	Clock func() time.Time
+	// CheckTimeout bounds one Check so that a hung database turns into a fail-open/closed
+	// answer instead of a hung request (default 5s; a shorter ctx deadline wins).
+	CheckTimeout time.Duration
+	// PGTracer, if set, traces every Postgres query (tests count round trips with it).
+	PGTracer pgx.QueryTracer
 }
 
 // CheckRequest is everything the unified check needs to know about one request.
@@ -100,6 +112,9 @@ type CheckRequest struct {
 	WantLink bool   // proxy: return the cached /api/fs/link answer for PathHash
 	WantSize bool   // landing: return the cached file size for PathHash
 	Now      time.Time
+	// Path is the decoded path, used only in the per-file quota message (SPEC §8 names the
+	// path there); PathHash is used when it is empty. Never stored.
+	Path string
 }
 
 // Link is a cached /api/fs/link answer.
@@ -144,7 +159,8 @@ type Store interface {
 	Check(ctx context.Context, req CheckRequest) (Decision, error)
 
 	// Asynchronous writes: queued, never block the caller for I/O (a full queue drops the
-	// oldest-priority work and counts it; usage is never dropped silently: see Dropped()).
+	// cache/throttle write and counts it; usage is merged in memory instead and is never dropped
+	// silently: see StatsReporter).
 	SaveLink(pathHash string, link Link)
 	SaveSize(pathHash string, size int64)
 	// ReportUpstream records the status an upstream host answered with: a protected code on a

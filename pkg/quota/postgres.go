@@ -1,0 +1,169 @@
+package quota
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// pgBackend runs the check as ONE statement (the plpgsql function of migration 0001) and every
+// write batch as one pipelined round trip; pgx prepares each statement once per connection.
+type pgBackend struct {
+	pool *pgPool
+}
+
+const pgCheckSQL = `SELECT o_reason, o_retry, o_status, o_url, o_header, o_fetched, o_size
+FROM alist_edge_check_v1($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+
+const (
+	pgLinkSave = `INSERT INTO links (path_hash, url, header, host, fetched_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (path_hash) DO UPDATE SET url = excluded.url, header = excluded.header, host = excluded.host,
+		fetched_at = excluded.fetched_at, expires_at = excluded.expires_at`
+	pgLinkDel  = `DELETE FROM links WHERE path_hash = $1`
+	pgSizeSave = `INSERT INTO sizes (path_hash, size, fetched_at, expires_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (path_hash) DO UPDATE SET size = excluded.size, fetched_at = excluded.fetched_at, expires_at = excluded.expires_at`
+	pgThrSet = `INSERT INTO throttle (host, status, until) VALUES ($1, $2, $3)
+		ON CONFLICT (host) DO UPDATE SET status = excluded.status, until = excluded.until`
+	pgThrClear = `DELETE FROM throttle WHERE host = $1`
+	pgUsage    = `INSERT INTO bw_usage (scope, subnet, path_hash, window_end, bytes, blocked_until) VALUES ($1, $2, $3, $4, $5, 0)
+		ON CONFLICT (scope, subnet, path_hash) DO UPDATE SET
+		bytes = CASE WHEN bw_usage.window_end <= $6 THEN excluded.bytes ELSE bw_usage.bytes + excluded.bytes END,
+		window_end = CASE WHEN bw_usage.window_end <= $6 THEN excluded.window_end ELSE bw_usage.window_end END`
+	pgFailUp = `INSERT INTO failures (scope, subnet, window_end, count) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (scope, subnet) DO UPDATE SET
+		count = CASE WHEN failures.window_end <= $5 THEN excluded.count ELSE failures.count + excluded.count END,
+		window_end = CASE WHEN failures.window_end <= $5 THEN excluded.window_end ELSE failures.window_end END`
+	pgFailBan = `INSERT INTO bans (scope, subnet, until)
+		SELECT scope, subnet, $3::bigint FROM failures WHERE scope = $1 AND subnet = $2 AND count >= $4
+		ON CONFLICT (scope, subnet) DO UPDATE SET until = GREATEST(bans.until, excluded.until)`
+	pgFailReset = `DELETE FROM failures WHERE scope = $1 AND subnet = $2 AND count >= $3`
+	pgNonce     = `INSERT INTO nonces (nonce, expires_at) VALUES ($1, $2)
+		ON CONFLICT (nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= $3
+		RETURNING 1`
+)
+
+var pgJanitor = []string{
+	`DELETE FROM rate_windows WHERE window_end <= $1 AND blocked_until <= $1`,
+	`DELETE FROM bw_usage WHERE window_end <= $1 AND blocked_until <= $1`,
+	`DELETE FROM links WHERE expires_at <= $1`,
+	`DELETE FROM sizes WHERE expires_at <= $1`,
+	`DELETE FROM throttle WHERE until <= $1`,
+	`DELETE FROM failures WHERE window_end <= $1`,
+	`DELETE FROM bans WHERE until <= $1`,
+	`DELETE FROM nonces WHERE expires_at <= $1`,
+}
+
+func openPostgres(ctx context.Context, dsn string, tracer pgx.QueryTracer) (*pgBackend, error) {
+	pool, err := newPGPool(dsn, tracer)
+	if err != nil {
+		return nil, err
+	}
+	if err := pool.with(ctx, func(c *pgx.Conn) error { return migratePostgres(ctx, c) }); err != nil {
+		pool.close()
+		return nil, err
+	}
+	return &pgBackend{pool: pool}, nil
+}
+
+func (b *pgBackend) check(ctx context.Context, p checkParams) (checkResult, error) {
+	var (
+		res     checkResult
+		reason  string
+		url     *string
+		header  *string
+		fetched *int64
+	)
+	err := b.pool.with(ctx, func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, pgCheckSQL,
+			p.scope, p.subnet, p.path, p.now, p.ban, int32(p.limit), p.window, p.block,
+			p.totalLimit, p.fileLimit, p.bwBlock, p.linkTTL, p.throttle, p.sizeTTL,
+		).Scan(&reason, &res.retry, &res.status, &url, &header, &fetched, &res.size)
+	})
+	if err != nil {
+		return checkResult{}, err
+	}
+	res.reason = Reason(reason)
+	if url != nil && fetched != nil {
+		res.hasLink, res.url, res.fetched = true, *url, *fetched
+		if header != nil {
+			res.header = *header
+		}
+	}
+	return res, nil
+}
+
+func (b *pgBackend) write(ctx context.Context, wb *writeBatch) error {
+	var batch pgx.Batch
+	for _, o := range wb.ops {
+		switch o.kind {
+		case opSaveLink:
+			var hdr *string
+			if o.header != "" {
+				hdr = &o.header
+			}
+			batch.Queue(pgLinkSave, o.key, o.url, hdr, o.host, o.at, o.expires)
+		case opInvalidateLink:
+			batch.Queue(pgLinkDel, o.key)
+		case opSaveSize:
+			batch.Queue(pgSizeSave, o.key, o.size, o.at, o.expires)
+		case opThrottleSet:
+			batch.Queue(pgThrSet, o.key, int32(o.status), o.expires)
+		case opThrottleClear:
+			batch.Queue(pgThrClear, o.key)
+		}
+	}
+	for _, u := range wb.usage {
+		batch.Queue(pgUsage, u.scope, u.subnet, u.path, u.windowEnd, u.bytes, u.first)
+	}
+	for _, f := range wb.fails {
+		batch.Queue(pgFailUp, f.scope, f.subnet, f.windowEnd, int32(min(f.count, 1<<30)), f.first)
+		batch.Queue(pgFailBan, f.scope, f.subnet, f.banUntil, int32(f.threshold))
+		batch.Queue(pgFailReset, f.scope, f.subnet, int32(f.threshold))
+	}
+	if batch.Len() == 0 {
+		return nil
+	}
+	// A pipelined batch ends in one Sync, so Postgres runs it as one implicit transaction:
+	// either all of it is recorded or none (and the usage is retried).
+	return b.pool.with(ctx, func(c *pgx.Conn) error {
+		return c.SendBatch(ctx, &batch).Close()
+	})
+}
+
+func (b *pgBackend) useNonce(ctx context.Context, key string, expires, now int64) (bool, error) {
+	var fresh bool
+	err := b.pool.with(ctx, func(c *pgx.Conn) error {
+		var one int32
+		err := c.QueryRow(ctx, pgNonce, key, expires, now).Scan(&one)
+		switch {
+		case err == nil:
+			fresh = true
+			return nil
+		case errors.Is(err, pgx.ErrNoRows):
+			return nil
+		}
+		return err
+	})
+	return fresh, err
+}
+
+func (b *pgBackend) janitor(ctx context.Context, now int64) error {
+	return b.pool.with(ctx, func(c *pgx.Conn) error {
+		for _, q := range pgJanitor {
+			if _, err := c.Exec(ctx, q, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (b *pgBackend) ping(ctx context.Context) error {
+	return b.pool.with(ctx, func(c *pgx.Conn) error { return c.Ping(ctx) })
+}
+
+func (b *pgBackend) close() error {
+	b.pool.close()
+	return nil
+}

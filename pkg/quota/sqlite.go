@@ -1,0 +1,375 @@
+package quota
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// sqliteBackend keeps ONE connection: every check writes (the request counter), and SQLite
+// has one writer per file anyway, so a single connection turns lock contention into an
+// in-process queue instead of busy-wait retries. _txlock=immediate makes every transaction
+// take the write lock up front, which is what keeps the counters exact when a second process
+// shares the file (the other waits in busy_timeout instead of failing on lock upgrade).
+type sqliteBackend struct {
+	db *sql.DB
+	st sqliteStmts
+}
+
+type sqliteStmts struct {
+	state, rateSet, bwBlock                                                          *sql.Stmt
+	linkSave, linkDel, sizeSave, thrSet, thrClear, usage, failUp, failBan, failReset *sql.Stmt
+	nonce                                                                            *sql.Stmt
+}
+
+var sqliteSQL = map[string]string{
+	// Everything the check reads, in one statement. A cutoff of MaxInt64 switches a part off
+	// (no row can match): ?4 ban, ?5 throttle, ?6 link, ?7 size.
+	"state": `SELECT
+		(SELECT until FROM bans WHERE scope = ?1 AND subnet = ?2 AND until > ?4),
+		r.window_end, r.count, r.blocked_until,
+		t.window_end, t.bytes, t.blocked_until,
+		f.window_end, f.bytes, f.blocked_until,
+		l.url, l.header, l.fetched_at,
+		th.status, th.until,
+		(SELECT size FROM sizes WHERE path_hash = ?3 AND fetched_at > ?7)
+		FROM (SELECT 1) AS one
+		LEFT JOIN rate_windows r ON r.scope = ?1 AND r.subnet = ?2
+		LEFT JOIN bw_usage t ON t.scope = ?1 AND t.subnet = ?2 AND t.path_hash = ''
+		LEFT JOIN bw_usage f ON f.scope = ?1 AND f.subnet = ?2 AND f.path_hash = ?3 AND ?3 <> ''
+		LEFT JOIN links l ON l.path_hash = ?3 AND l.fetched_at > ?6
+		LEFT JOIN throttle th ON th.host = l.host AND l.host <> '' AND th.until > ?5`,
+	"rateSet": `INSERT INTO rate_windows (scope, subnet, window_end, count, blocked_until) VALUES (?1, ?2, ?3, ?4, ?5)
+		ON CONFLICT (scope, subnet) DO UPDATE SET window_end = excluded.window_end, count = excluded.count,
+		blocked_until = excluded.blocked_until`,
+	"bwBlock": `UPDATE bw_usage SET blocked_until = ?4 WHERE scope = ?1 AND subnet = ?2 AND path_hash = ?3`,
+	"linkSave": `INSERT INTO links (path_hash, url, header, host, fetched_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+		ON CONFLICT (path_hash) DO UPDATE SET url = excluded.url, header = excluded.header, host = excluded.host,
+		fetched_at = excluded.fetched_at, expires_at = excluded.expires_at`,
+	"linkDel": `DELETE FROM links WHERE path_hash = ?1`,
+	"sizeSave": `INSERT INTO sizes (path_hash, size, fetched_at, expires_at) VALUES (?1, ?2, ?3, ?4)
+		ON CONFLICT (path_hash) DO UPDATE SET size = excluded.size, fetched_at = excluded.fetched_at, expires_at = excluded.expires_at`,
+	"thrSet": `INSERT INTO throttle (host, status, until) VALUES (?1, ?2, ?3)
+		ON CONFLICT (host) DO UPDATE SET status = excluded.status, until = excluded.until`,
+	"thrClear": `DELETE FROM throttle WHERE host = ?1`,
+	// ?6 is when the first of these bytes was recorded: a window that ended before it is
+	// replaced by a new one starting there.
+	"usage": `INSERT INTO bw_usage (scope, subnet, path_hash, window_end, bytes, blocked_until) VALUES (?1, ?2, ?3, ?4, ?5, 0)
+		ON CONFLICT (scope, subnet, path_hash) DO UPDATE SET
+		bytes = CASE WHEN bw_usage.window_end <= ?6 THEN excluded.bytes ELSE bw_usage.bytes + excluded.bytes END,
+		window_end = CASE WHEN bw_usage.window_end <= ?6 THEN excluded.window_end ELSE bw_usage.window_end END`,
+	"failUp": `INSERT INTO failures (scope, subnet, window_end, count) VALUES (?1, ?2, ?3, ?4)
+		ON CONFLICT (scope, subnet) DO UPDATE SET
+		count = CASE WHEN failures.window_end <= ?5 THEN excluded.count ELSE failures.count + excluded.count END,
+		window_end = CASE WHEN failures.window_end <= ?5 THEN excluded.window_end ELSE failures.window_end END`,
+	"failBan": `INSERT INTO bans (scope, subnet, until)
+		SELECT scope, subnet, ?3 FROM failures WHERE scope = ?1 AND subnet = ?2 AND count >= ?4
+		ON CONFLICT (scope, subnet) DO UPDATE SET until = max(bans.until, excluded.until)`,
+	"failReset": `DELETE FROM failures WHERE scope = ?1 AND subnet = ?2 AND count >= ?3`,
+	// An expired nonce that the janitor has not removed yet counts as absent, so the answer
+	// never depends on when the janitor last ran.
+	"nonce": `INSERT INTO nonces (nonce, expires_at) VALUES (?1, ?2)
+		ON CONFLICT (nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= ?3
+		RETURNING 1`,
+}
+
+var sqliteJanitor = []string{
+	`DELETE FROM rate_windows WHERE window_end <= ?1 AND blocked_until <= ?1`,
+	`DELETE FROM bw_usage WHERE window_end <= ?1 AND blocked_until <= ?1`,
+	`DELETE FROM links WHERE expires_at <= ?1`,
+	`DELETE FROM sizes WHERE expires_at <= ?1`,
+	`DELETE FROM throttle WHERE until <= ?1`,
+	`DELETE FROM failures WHERE window_end <= ?1`,
+	`DELETE FROM bans WHERE until <= ?1`,
+	`DELETE FROM nonces WHERE expires_at <= ?1`,
+}
+
+// openSQLiteDB opens the file in WAL mode (readers never block the writer) with
+// synchronous=NORMAL (a power cut may lose the last commits, never corrupt: counters and caches
+// can afford that) and a busy timeout for a second process on the same file.
+func openSQLiteDB(path string) (*sql.DB, error) {
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("quota: SQLITE_PATH must not contain '?' or '#'")
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("quota: create sqlite directory: %w", err)
+		}
+	}
+	dsn := path + "?_txlock=immediate&_busy_timeout=5000&_journal_mode=WAL&_synchronous=NORMAL"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("quota: open sqlite: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	return db, nil
+}
+
+func openSQLite(ctx context.Context, path string) (*sqliteBackend, error) {
+	db, err := openSQLiteDB(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("quota: open sqlite: %w", err)
+	}
+	if err := migrateSQLite(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	b := &sqliteBackend{db: db}
+	st := map[string]**sql.Stmt{
+		"state": &b.st.state, "rateSet": &b.st.rateSet, "bwBlock": &b.st.bwBlock, "linkSave": &b.st.linkSave, "linkDel": &b.st.linkDel,
+		"sizeSave": &b.st.sizeSave, "thrSet": &b.st.thrSet, "thrClear": &b.st.thrClear, "usage": &b.st.usage,
+		"failUp": &b.st.failUp, "failBan": &b.st.failBan, "failReset": &b.st.failReset, "nonce": &b.st.nonce,
+	}
+	for name, dst := range st {
+		s, err := db.PrepareContext(ctx, sqliteSQL[name])
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("quota: prepare %s: %w", name, err)
+		}
+		*dst = s
+	}
+	return b, nil
+}
+
+// check is the Go twin of alist_edge_check_v1 (migrations/postgres): keep them in step. All
+// state is read by one SELECT and written back by at most two statements, inside one
+// BEGIN IMMEDIATE transaction, so concurrent checks (even from another process) serialise.
+func (b *sqliteBackend) check(ctx context.Context, p checkParams) (res checkResult, err error) {
+	res.size = -1
+	tx, err := b.db.BeginTx(ctx, nil)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+			return
+		}
+		err = tx.Commit()
+	}()
+
+	const never = int64(math.MaxInt64)
+	banAfter, throttleAfter, linkAfter, sizeAfter := never, never, never, never
+	if p.ban {
+		banAfter = p.now
+	}
+	if p.throttle {
+		throttleAfter = p.now
+	}
+	if p.linkTTL > 0 {
+		linkAfter = p.now - p.linkTTL
+	}
+	if p.sizeTTL > 0 {
+		sizeAfter = p.now - p.sizeTTL
+	}
+	var (
+		banUntil                    sql.NullInt64
+		rEnd, rCount, rBlocked      sql.NullInt64
+		tEnd, tBytes, tBlocked      sql.NullInt64
+		fEnd, fBytes, fBlocked      sql.NullInt64
+		lURL, lHeader               sql.NullString
+		lFetched, thStatus, thUntil sql.NullInt64
+		size                        sql.NullInt64
+	)
+	if err := tx.StmtContext(ctx, b.st.state).QueryRowContext(ctx,
+		p.scope, p.subnet, p.path, banAfter, throttleAfter, linkAfter, sizeAfter,
+	).Scan(&banUntil, &rEnd, &rCount, &rBlocked, &tEnd, &tBytes, &tBlocked, &fEnd, &fBytes, &fBlocked,
+		&lURL, &lHeader, &lFetched, &thStatus, &thUntil, &size); err != nil {
+		return res, err
+	}
+	refuse := func(r Reason, retry int64) (checkResult, error) {
+		return checkResult{reason: r, retry: retry, size: -1}, nil
+	}
+	if banUntil.Valid {
+		return refuse(ReasonBanned, banUntil.Int64-p.now)
+	}
+
+	// The rate row as it will be if the request is allowed (newEnd, newCount); a subnet's first
+	// request creates it even when a later stage refuses, as the Postgres function does.
+	var newEnd, newCount int64
+	if p.limit > 0 {
+		end, count, blocked := rEnd.Int64, rCount.Int64, rBlocked.Int64
+		if !rEnd.Valid {
+			end, count, blocked = p.now+p.window, 0, 0
+		}
+		switch {
+		case blocked > p.now:
+			return refuse(ReasonRate, blocked-p.now)
+		case blocked > 0 || p.now >= end:
+			newEnd, newCount = p.now+p.window, 1
+		case count < int64(p.limit):
+			newEnd, newCount = end, count+1
+		default:
+			blocked = end
+			if p.block > 0 {
+				blocked = p.now + p.block
+			}
+			if err := b.setRate(ctx, tx, p, end, count, blocked); err != nil {
+				return res, err
+			}
+			return refuse(ReasonRate, blocked-p.now)
+		}
+	}
+	// A refusal past this point leaves the subnet's first window started (uncounted).
+	laterRefusal := func(r Reason, retry int64) (checkResult, error) {
+		if p.limit > 0 && !rEnd.Valid {
+			if err := b.setRate(ctx, tx, p, newEnd, 0, 0); err != nil {
+				return res, err
+			}
+		}
+		return refuse(r, retry)
+	}
+
+	for _, q := range []struct {
+		limit               int64
+		path                string
+		end, bytes, blocked sql.NullInt64
+		reason              Reason
+	}{
+		{p.totalLimit, "", tEnd, tBytes, tBlocked, ReasonBandwidth},
+		{p.fileLimit, p.path, fEnd, fBytes, fBlocked, ReasonFileBandwidth},
+	} {
+		if q.limit <= 0 || !q.end.Valid {
+			continue
+		}
+		switch {
+		case q.blocked.Int64 > p.now:
+			return laterRefusal(q.reason, q.blocked.Int64-p.now)
+		case q.end.Int64 > p.now && q.bytes.Int64 >= q.limit:
+			if _, err := tx.StmtContext(ctx, b.st.bwBlock).ExecContext(ctx, p.scope, p.subnet, q.path, p.now+p.bwBlock); err != nil {
+				return res, err
+			}
+			return laterRefusal(q.reason, p.bwBlock)
+		}
+	}
+
+	if lURL.Valid {
+		if thUntil.Valid {
+			r, err := laterRefusal(ReasonThrottled, thUntil.Int64-p.now)
+			r.status = int(thStatus.Int64)
+			return r, err
+		}
+		res.hasLink, res.url, res.header, res.fetched = true, lURL.String, lHeader.String, lFetched.Int64
+	}
+
+	if p.limit > 0 {
+		if err := b.setRate(ctx, tx, p, newEnd, newCount, 0); err != nil {
+			return res, err
+		}
+	}
+	if size.Valid {
+		res.size = size.Int64
+	}
+	return res, nil
+}
+
+func (b *sqliteBackend) setRate(ctx context.Context, tx *sql.Tx, p checkParams, end, count, blocked int64) error {
+	_, err := tx.StmtContext(ctx, b.st.rateSet).ExecContext(ctx, p.scope, p.subnet, end, count, blocked)
+	return err
+}
+
+func (b *sqliteBackend) write(ctx context.Context, wb *writeBatch) (err error) {
+	tx, err := b.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+			return
+		}
+		err = tx.Commit()
+	}()
+	exec := func(s *sql.Stmt, args ...any) error {
+		_, err := tx.StmtContext(ctx, s).ExecContext(ctx, args...)
+		return err
+	}
+	for _, o := range wb.ops {
+		switch o.kind {
+		case opSaveLink:
+			var hdr any
+			if o.header != "" {
+				hdr = o.header
+			}
+			err = exec(b.st.linkSave, o.key, o.url, hdr, o.host, o.at, o.expires)
+		case opInvalidateLink:
+			err = exec(b.st.linkDel, o.key)
+		case opSaveSize:
+			err = exec(b.st.sizeSave, o.key, o.size, o.at, o.expires)
+		case opThrottleSet:
+			err = exec(b.st.thrSet, o.key, o.status, o.expires)
+		case opThrottleClear:
+			err = exec(b.st.thrClear, o.key)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, u := range wb.usage {
+		if err = exec(b.st.usage, u.scope, u.subnet, u.path, u.windowEnd, u.bytes, u.first); err != nil {
+			return err
+		}
+	}
+	for _, f := range wb.fails {
+		if err = exec(b.st.failUp, f.scope, f.subnet, f.windowEnd, f.count, f.first); err != nil {
+			return err
+		}
+		if err = exec(b.st.failBan, f.scope, f.subnet, f.banUntil, f.threshold); err != nil {
+			return err
+		}
+		if err = exec(b.st.failReset, f.scope, f.subnet, f.threshold); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *sqliteBackend) useNonce(ctx context.Context, key string, expires, now int64) (bool, error) {
+	var one int
+	err := b.st.nonce.QueryRowContext(ctx, key, expires, now).Scan(&one)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	}
+	return false, err
+}
+
+func (b *sqliteBackend) janitor(ctx context.Context, now int64) (err error) {
+	tx, err := b.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+			return
+		}
+		err = tx.Commit()
+	}()
+	for _, q := range sqliteJanitor {
+		if _, err = tx.ExecContext(ctx, q, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *sqliteBackend) ping(ctx context.Context) error { return b.db.PingContext(ctx) }
+
+func (b *sqliteBackend) close() error { return b.db.Close() }
