@@ -1,6 +1,8 @@
 package config
 
 import (
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/alist-edge/alist-edge/pkg/policy"
@@ -63,7 +65,15 @@ func LoadLanding(environ map[string]string) (*Landing, error) {
 	if c.MinBandwidthMbps < 0 {
 		p.Addf("MIN_ALLOWED_BANDWIDTH=%v; accepted: a positive number of Mbit/s", c.MinBandwidthMbps)
 	}
-	if c.AltchaEnabled {
+	// A verify-pow/verify-both path action asks for the proof-of-work even with ALTCHA_ENABLED
+	// off, so its settings are checked whenever any of them may be used.
+	powUsed, turnUsed := c.AltchaEnabled, c.UnderAttack
+	for _, a := range []string{c.BlacklistAction, c.WhitelistAction, c.ExceptAction} {
+		a = strings.ToLower(a)
+		powUsed = powUsed || strings.Contains(a, "verify-pow") || strings.Contains(a, "verify-both")
+		turnUsed = turnUsed || strings.Contains(a, "verify-turn") || strings.Contains(a, "verify-both")
+	}
+	if powUsed {
 		if c.AltchaDifficulty < 1 || c.AltchaDifficulty > 10_000_000 {
 			p.Addf("ALTCHA_DIFFICULTY=%d; accepted: 1 to 10000000 (the largest number the browser may have to try)", c.AltchaDifficulty)
 		}
@@ -73,6 +83,16 @@ func LoadLanding(environ map[string]string) (*Landing, error) {
 	}
 	if c.UnderAttack && (c.TurnstileSiteKey == "" || c.TurnstileSecretKey == "") {
 		p.Addf("UNDER_ATTACK needs TURNSTILE_SITE_KEY and TURNSTILE_SECRET_KEY")
+	} else if turnUsed && (c.TurnstileSiteKey == "" || c.TurnstileSecretKey == "") {
+		p.Addf("a verify-turn/verify-both path action needs TURNSTILE_SITE_KEY and TURNSTILE_SECRET_KEY")
+	}
+	if turnUsed {
+		if u, err := url.Parse(c.TurnstileVerifyURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.Addf("TURNSTILE_VERIFY_URL=%q; accepted: an http(s) URL (default Cloudflare's siteverify)", c.TurnstileVerifyURL)
+		}
+	}
+	if c.AlistTimeout <= 0 {
+		p.Addf("ALIST_TIMEOUT must be positive; accepted: %s", durationAccepted)
 	}
 	if err := p.Err(); err != nil {
 		return nil, err

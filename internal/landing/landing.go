@@ -1,0 +1,336 @@
+// Package landing is the landing service: the URL AList hands out as a storage's "download
+// proxy URL". It checks AList's sign, optionally makes the browser prove it is not a bot
+// (ALTCHA proof-of-work, Cloudflare Turnstile), and sends the user on to one of the download
+// proxies with the full signature set of SPEC §3–§4, either with a 302 or from a small page.
+//
+// Every GET path is a file path, so the service owns no other path than /info (as the original
+// did): the page's script and style are inline with a per-response CSP nonce, and the
+// proof-of-work Web Worker is built from a Blob of that same script.
+package landing
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	mrand "math/rand/v2"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/alist-edge/alist-edge/internal/alist"
+	"github.com/alist-edge/alist-edge/internal/clientip"
+	"github.com/alist-edge/alist-edge/internal/config"
+	"github.com/alist-edge/alist-edge/internal/httpx"
+	"github.com/alist-edge/alist-edge/internal/metrics"
+	"github.com/alist-edge/alist-edge/pkg/policy"
+	"github.com/alist-edge/alist-edge/pkg/quota"
+	"github.com/alist-edge/alist-edge/pkg/sign"
+)
+
+// Options wires a Service. Only Config is required.
+type Options struct {
+	Config  *config.Landing
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics // nil: a private registry
+	// Store is the shared database: subnet rate limit, file-size cache, auto-ban counts and the
+	// single-use proof-of-work nonces. nil runs without any of them (tests, or a deliberate
+	// stateless setup); a replayed proof-of-work is then accepted until it expires.
+	Store quota.Store
+	// Now is the clock (tests fix it at a vector's now). Default time.Now.
+	Now func() time.Time
+	// Random returns a number in [0,1) that picks the proxy from WORKER_ADDRESS_DOWNLOAD, as
+	// the original's Math.random() did (vectors inject it). Default math/rand/v2.
+	Random func() float64
+	// HTTPClient makes the AList and Turnstile calls. Default: a client with sane timeouts.
+	HTTPClient *http.Client
+}
+
+// secrets is everything SIGHUP may replace; swapped as one pointer so a request never sees a
+// new keyring with an old policy.
+type secrets struct {
+	kr      *sign.Keyring
+	pol     *policy.Policy
+	pageKey []byte // HMAC key of the proof-of-work challenges
+}
+
+type worker struct {
+	addr   string // as signed into workerSign (normalised, may carry a path)
+	origin string // what goes into the URL
+}
+
+// Service is the landing's http.Handler.
+type Service struct {
+	cfg       *config.Landing
+	log       *slog.Logger
+	m         *metrics.Metrics
+	store     quota.Store
+	now       func() time.Time
+	random    func() float64
+	sizer     sizer
+	turnstile *turnstileVerifier
+	workers   []worker
+	sec       atomic.Pointer[secrets]
+}
+
+// New builds the service from a validated configuration.
+func New(o Options) (*Service, error) {
+	if o.Config == nil {
+		return nil, errors.New("landing: no configuration")
+	}
+	cfg := o.Config
+	s := &Service{cfg: cfg, log: o.Logger, m: o.Metrics, store: o.Store, now: o.Now, random: o.Random}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.m == nil {
+		s.m = metrics.New("landing")
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.random == nil {
+		s.random = mrand.Float64
+	}
+	hc := o.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: cfg.AlistTimeout + 5*time.Second}
+	}
+	for _, w := range cfg.D.Workers {
+		origin, err := sign.Origin(w)
+		if err != nil {
+			return nil, fmt.Errorf("landing: WORKER_ADDRESS_DOWNLOAD: %w", err)
+		}
+		s.workers = append(s.workers, worker{addr: w, origin: origin})
+	}
+	if len(s.workers) == 0 {
+		return nil, errors.New("landing: WORKER_ADDRESS_DOWNLOAD is empty")
+	}
+	if cfg.D.LocalRoot != "" {
+		root, err := os.OpenRoot(cfg.D.LocalRoot)
+		if err != nil {
+			return nil, fmt.Errorf("landing: ADDRESS=file://%s: %w", cfg.D.LocalRoot, err)
+		}
+		s.sizer = localSizer{root: root}
+	} else {
+		s.sizer = &alistSizer{timeout: cfg.AlistTimeout, c: &alist.Client{
+			BaseURL: cfg.D.AlistURL, Token: cfg.Token, VerifyHeaders: cfg.D.VerifyHeaders, HTTP: hc,
+			Observe: func(ep string, d time.Duration) { s.m.AlistDuration.WithLabelValues(ep).Observe(d.Seconds()) },
+		}}
+	}
+	if cfg.TurnstileSiteKey != "" && cfg.TurnstileSecretKey != "" {
+		s.turnstile = &turnstileVerifier{url: cfg.TurnstileVerifyURL, secret: cfg.TurnstileSecretKey, client: hc}
+	}
+	s.sec.Store(newSecrets(cfg))
+	if s.store == nil && (cfg.AltchaEnabled || cfg.RequestLimit > 0) {
+		s.log.Warn("landing runs without a database: no rate limit, no size cache, proof-of-work replays are not refused")
+	}
+	return s, nil
+}
+
+// pageSecretLabel derives the proof-of-work key from the signing keyring when PAGE_SECRET is
+// empty. AList-signed data always starts with "/" and the other signed strings are base64 or
+// JSON, so no signature this service hands out can ever equal the derived key.
+const pageSecretLabel = "alist-edge:page-secret"
+
+func newSecrets(cfg *config.Landing) *secrets {
+	sec := &secrets{kr: cfg.D.Keyring, pol: cfg.D.Policy}
+	if cfg.PageSecret != "" {
+		sec.pageKey = []byte(cfg.PageSecret)
+	} else {
+		sec.pageKey = []byte(cfg.D.Keyring.Sign(pageSecretLabel, 0))
+	}
+	return sec
+}
+
+// Reload re-reads the configuration from environ and swaps the signing keys, the path policy
+// and the page key atomically (SIGHUP). A configuration that does not validate is refused and
+// the running one is kept. Other settings need a restart.
+func (s *Service) Reload(environ map[string]string) error {
+	cfg, err := config.LoadLanding(environ)
+	if err != nil {
+		return err
+	}
+	s.sec.Store(newSecrets(cfg))
+	return nil
+}
+
+// Ready answers /readyz: the database (when there is one) and a local origin must answer.
+func (s *Service) Ready(ctx context.Context) error {
+	if s.store != nil {
+		if err := s.store.Ping(ctx); err != nil {
+			return err
+		}
+	}
+	if l, ok := s.sizer.(localSizer); ok {
+		if _, err := l.root.Stat("."); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close releases the local origin; the Store belongs to the caller.
+func (s *Service) Close() error {
+	if l, ok := s.sizer.(localSizer); ok {
+		return l.root.Close()
+	}
+	return nil
+}
+
+// reqCtx is what one request learned, for its access log line and metrics.
+type reqCtx struct {
+	id     string
+	client clientip.Client
+	subnet string
+	route  string
+	html   bool   // errors are shown as a page (a browser on the file route)
+	err    error  // the cause behind a 500, logged and never shown
+	reason string // denial reason
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ServeHTTP dispatches by hand: every path but /info is a file path, and http.ServeMux would
+// clean (and redirect) the dot segments that the signature is computed over.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rc := &reqCtx{id: newRequestID(), client: s.cfg.D.ClientIP.Extract(r)}
+	rc.subnet = subnetOf(rc.client, s.cfg.IPv4Suffix, s.cfg.IPv6Suffix)
+	sw := &statusWriter{ResponseWriter: w}
+	h := sw.Header()
+	h.Set("X-Request-Id", rc.id)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	if err := s.route(sw, r, rc); err != nil {
+		s.fail(sw, r, rc, err)
+	}
+	s.finish(sw, r, rc, time.Since(start))
+}
+
+func (s *Service) route(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	if r.Method == http.MethodOptions {
+		rc.route = "preflight"
+		httpx.Preflight(w, r)
+		return nil
+	}
+	if sign.RemoveDotSegments(sign.RawPath(r.RequestURI)) == "/info" {
+		rc.route = "info"
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodPost:
+			return s.info(w, r, rc)
+		}
+		w.Header().Set("Allow", "GET, HEAD, POST, OPTIONS")
+		return errMethod
+	}
+	rc.route = "file"
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		rc.html = r.Method == http.MethodGet && acceptsHTML(r)
+		return s.file(w, r, rc)
+	}
+	w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+	return errMethod
+}
+
+// fail is the one place a handler's error becomes an answer: JSON (SPEC §5) for API clients
+// and download managers, the page in its error state for a browser.
+func (s *Service) fail(w http.ResponseWriter, r *http.Request, rc *reqCtx, err error) {
+	var e *httpx.Error
+	if !errors.As(err, &e) {
+		rc.err = err
+		if errors.Is(err, context.Canceled) {
+			rc.reason = "canceled"
+			e = &httpx.Error{Status: 499, Message: "client closed request", Reason: "canceled"}
+		} else {
+			e = &httpx.Error{Status: http.StatusInternalServerError, Message: "internal error", Reason: "internal"}
+			if errors.Is(err, quota.ErrUnavailable) {
+				e.Reason = "database"
+			}
+		}
+	}
+	rc.reason = e.Reason
+	if rc.html && e.Body == nil {
+		if perr := s.renderError(w, r, e); perr == nil {
+			return
+		}
+	}
+	httpx.WriteError(w, r, e)
+}
+
+func (s *Service) finish(w *statusWriter, r *http.Request, rc *reqCtx, d time.Duration) {
+	status := w.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	outcome := "served"
+	switch {
+	case status >= 500:
+		outcome = "error"
+	case status >= 400:
+		outcome = "denied"
+		s.m.Denials.WithLabelValues(rc.reason).Inc()
+	}
+	s.m.Requests.WithLabelValues(outcome, rc.reason).Inc()
+	s.m.Responses.WithLabelValues(metrics.StatusClass(status)).Inc()
+	attrs := []slog.Attr{
+		slog.String("id", rc.id), slog.String("route", rc.route), slog.String("method", r.Method),
+		slog.Int("status", status), slog.Duration("duration", d),
+		slog.String("client_ip", rc.client.Text), slog.String("subnet", rc.subnet),
+	}
+	if rc.reason != "" {
+		attrs = append(attrs, slog.String("reason", rc.reason))
+	}
+	level := slog.LevelInfo
+	if rc.err != nil {
+		attrs = append(attrs, slog.String("err", rc.err.Error()))
+		level = slog.LevelError
+	}
+	s.log.LogAttrs(r.Context(), level, "request", attrs...)
+}
+
+// subnetOf is the rate-limit key; clients without a known address share one bucket (only a
+// trusted proxy that omitted the header can produce them).
+func subnetOf(c clientip.Client, v4, v6 int) string {
+	if !c.Addr.IsValid() {
+		return "unknown"
+	}
+	return sign.Subnet(c.Addr, v4, v6)
+}
+
+// pickWorker is floor(random × n), clamped, as the original indexed its list.
+func (s *Service) pickWorker() worker {
+	n := len(s.workers)
+	i := int(math.Floor(s.random() * float64(n)))
+	i = min(max(i, 0), n-1)
+	return s.workers[i]
+}
+
+var errMethod = &httpx.Error{Status: http.StatusMethodNotAllowed, Message: "method not allowed", Reason: "method"}

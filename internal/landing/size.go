@@ -1,0 +1,59 @@
+package landing
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/alist-edge/alist-edge/internal/alist"
+	"github.com/alist-edge/alist-edge/internal/httpx"
+)
+
+// sizer answers a file's size: additionalInfo carries it so that the proxy can compute the
+// link's lifetime and per-file quotas without asking AList again.
+type sizer interface {
+	size(ctx context.Context, path, clientIP string) (int64, error)
+}
+
+// alistSizer asks AList's /api/fs/get (SPEC §7); AList's errors are relayed as they came.
+type alistSizer struct {
+	c       *alist.Client
+	timeout time.Duration
+}
+
+func (a *alistSizer) size(ctx context.Context, path, clientIP string) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	f, err := a.c.Get(ctx, path, clientIP)
+	if err != nil {
+		return 0, err
+	}
+	return max(f.Size, 0), nil
+}
+
+var errNotFound = &httpx.Error{Status: http.StatusNotFound, Message: "object not found", Reason: "not_found"}
+
+// localSizer stats files below ADDRESS=file:///dir. os.Root refuses every way out of the
+// folder (.., absolute symlinks, symlinks pointing outside), so a signed path can never be
+// used to probe the rest of the machine; an escape looks exactly like a missing file.
+type localSizer struct{ root *os.Root }
+
+func (l localSizer) size(_ context.Context, path, _ string) (int64, error) {
+	name := strings.Trim(path, "/")
+	if name == "" {
+		name = "."
+	}
+	if strings.IndexByte(name, 0) >= 0 {
+		return 0, errNotFound
+	}
+	fi, err := l.root.Stat(name)
+	if err != nil {
+		return 0, errNotFound
+	}
+	if fi.IsDir() {
+		return 0, nil
+	}
+	return fi.Size(), nil
+}
