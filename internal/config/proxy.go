@@ -54,6 +54,9 @@ type Proxy struct {
 	UpstreamIdleTimeout    time.Duration `env:"UPSTREAM_IDLE_TIMEOUT" envDefault:"60s"`
 	AlistTimeout           time.Duration `env:"ALIST_TIMEOUT" envDefault:"15s"`
 	MaxRedirects           int           `env:"MAX_REDIRECTS" envDefault:"5"`
+	// CLIENT_IDLE_TIMEOUT: a download whose client accepts no bytes for this long is dropped
+	// (a client that stops reading must not hold a connection and an upstream stream forever).
+	ClientIdleTimeout time.Duration `env:"CLIENT_IDLE_TIMEOUT" envDefault:"120s"`
 
 	// Derived at load time.
 	D ProxyDerived `env:"-"`
@@ -117,7 +120,8 @@ func LoadProxy(environ map[string]string) (*Proxy, error) {
 		p.Addf("MAX_REDIRECTS=%d; accepted: 0 to 20", c.MaxRedirects)
 	}
 	for name, d := range map[string]time.Duration{"UPSTREAM_CONNECT_TIMEOUT": c.UpstreamConnectTimeout, "UPSTREAM_TLS_TIMEOUT": c.UpstreamTLSTimeout,
-		"UPSTREAM_HEADER_TIMEOUT": c.UpstreamHeaderTimeout, "UPSTREAM_IDLE_TIMEOUT": c.UpstreamIdleTimeout, "ALIST_TIMEOUT": c.AlistTimeout} {
+		"UPSTREAM_HEADER_TIMEOUT": c.UpstreamHeaderTimeout, "UPSTREAM_IDLE_TIMEOUT": c.UpstreamIdleTimeout, "ALIST_TIMEOUT": c.AlistTimeout,
+		"CLIENT_IDLE_TIMEOUT": c.ClientIdleTimeout} {
 		if d <= 0 {
 			p.Addf("%s must be positive; accepted: %s", name, durationAccepted)
 		}

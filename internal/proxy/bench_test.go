@@ -1,0 +1,112 @@
+package proxy
+
+import (
+	"io"
+	"net/http"
+	"testing"
+)
+
+// benchGet sends target through a keep-alive client and drains the answer.
+func benchGet(b *testing.B, c *http.Client, url, ip string, want int) {
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("CF-Connecting-IP", ip)
+	resp, err := c.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != want {
+		b.Fatalf("status %d, want %d", resp.StatusCode, want)
+	}
+}
+
+func benchEnv(b *testing.B, local bool) (*testEnv, string) {
+	e := newEnv(b, envOpts{local: local, quietLog: true})
+	e.put("/bench/1k.bin", testData(1024))
+	target := e.srv.URL + e.uri("/bench/1k.bin", testIP)
+	benchGet(b, e.client, target, testIP, 200)
+	if !local {
+		e.waitCached("/bench/1k.bin")
+	}
+	return e, target
+}
+
+// BenchmarkCachedSmallFile: the hot path of a cached link: checks, one SQLite round trip (link
+// cache hit), upstream fetch over a pooled connection, 1 KiB streamed; real listeners.
+func BenchmarkCachedSmallFile(b *testing.B) {
+	e, target := benchEnv(b, false)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		benchGet(b, e.client, target, testIP, 200)
+	}
+	b.StopTimer()
+	if e.alist.Calls("/api/fs/link") != 1 {
+		b.Fatalf("link not cached: %d AList calls", e.alist.Calls("/api/fs/link"))
+	}
+}
+
+// BenchmarkCachedSmallFileParallel: the same with concurrent clients.
+func BenchmarkCachedSmallFileParallel(b *testing.B) {
+	e, target := benchEnv(b, false)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			benchGet(b, e.client, target, testIP, 200)
+		}
+	})
+}
+
+// BenchmarkLocalSmallFile: 1 KiB from the local folder.
+func BenchmarkLocalSmallFile(b *testing.B) {
+	e, target := benchEnv(b, true)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		benchGet(b, e.client, target, testIP, 200)
+	}
+}
+
+// BenchmarkSignatureRejected: a forged sign is refused without I/O.
+func BenchmarkSignatureRejected(b *testing.B) {
+	e := newEnv(b, envOpts{quietLog: true})
+	p := e.params("/bench/1k.bin", testIP, 1024)
+	p.Sign = "AAAA" + p.Sign[4:]
+	target := e.srv.URL + uriOf("/bench/1k.bin", p)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		benchGet(b, e.client, target, testIP, 401)
+	}
+	b.StopTimer()
+	if e.store.checks.Load() != 0 || e.alist.TotalCalls() != 0 {
+		b.Fatal("a rejected request did I/O")
+	}
+}
+
+// BenchmarkHandlerRejectedInProcess: the refusal without the network, to see the handler's own
+// cost and allocations.
+func BenchmarkHandlerRejectedInProcess(b *testing.B) {
+	e := newEnv(b, envOpts{quietLog: true})
+	p := e.params("/bench/1k.bin", testIP, 1024)
+	p.Sign = "AAAA" + p.Sign[4:]
+	req, _ := http.NewRequest(http.MethodGet, "http://proxy"+uriOf("/bench/1k.bin", p), nil)
+	req.RequestURI = uriOf("/bench/1k.bin", p)
+	req.RemoteAddr = "127.0.0.1:5000"
+	req.Header.Set("CF-Connecting-IP", testIP)
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		clear(w.h)
+		e.h.ServeHTTP(w, req)
+	}
+}
+
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardWriter) WriteHeader(int)             {}

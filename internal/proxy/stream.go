@@ -1,0 +1,440 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/alist-edge/alist-edge/internal/httpx"
+	"github.com/alist-edge/alist-edge/internal/origin"
+	"github.com/alist-edge/alist-edge/pkg/quota"
+)
+
+// bufSize is the copy buffer of one stream: large enough that a fast upstream fills few
+// syscalls, small enough that thousands of streams fit in memory. Buffers are pooled, so a
+// stream allocates nothing in proportion to the file.
+const bufSize = 256 << 10
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+
+// relayHeaders is the allowlist of SPEC §9: the only upstream response headers a client sees
+// (then the CORS headers). Everything else (Set-Cookie, Server, storage-internal headers,
+// hop-by-hop headers) stays behind.
+var relayHeaders = [...]string{
+	"Content-Type",        // what the bytes are
+	"Content-Disposition", // download name (a default is added when absent, see below)
+	"Content-Length",      // size of this answer's body
+	"Cache-Control",       // upstream caching rules
+	"Content-Encoding",    // passed through untouched (the transport never decompresses)
+	"Accept-Ranges",       // tells download managers they may resume
+	"Content-Range",       // the part a 206 or 416 covers
+	"Content-Language",    //
+	"Expires",             //
+	"Pragma",              //
+	"Etag",                // validators for If-Range / If-None-Match
+	"Last-Modified",       // validator for If-Range / If-Modified-Since
+}
+
+// staleStatus: a cached link answering one of these has probably expired; it is fetched from
+// AList once more before the client gets the answer.
+func staleStatus(s int) bool {
+	return s == http.StatusUnauthorized || s == http.StatusForbidden || s == http.StatusNotFound || s == http.StatusGone
+}
+
+// serveUpstream gets the link (cache or AList), fetches it and streams the answer.
+func (h *Handler) serveUpstream(rq *request, r *http.Request, st *state, path, pathHash string, cached *quota.Link) error {
+	ctx := r.Context()
+	link := cached
+	if cached != nil {
+		h.linkHit.Inc()
+	} else {
+		h.linkMiss.Inc()
+	}
+	refetched := false
+	for {
+		fresh := false
+		if link == nil {
+			l, err := h.fetchLink(ctx, st, path, rq.client.Text)
+			if err != nil {
+				return err
+			}
+			link, fresh = l, true
+		}
+		bp := bufPool.Get().(*[]byte)
+		resp, err := st.fetcher.Fetch(ctx, &origin.Request{URL: link.URL, Method: r.Method, Header: link.Header,
+			Client: r.Header, Self: st.self, Redirects: rq.redirects, Buf: *bp})
+		if !fresh && !refetched && isStale(resp, err) {
+			// A cached link that stopped working: drop it and ask AList again, once.
+			resp.Close()
+			bufPool.Put(bp)
+			h.store.InvalidateLink(pathHash)
+			link, refetched = nil, true
+			continue
+		}
+		if err != nil {
+			bufPool.Put(bp)
+			if ctx.Err() != nil {
+				return errClientGone
+			}
+			return err
+		}
+		if fresh && !staleStatus(resp.Status) {
+			h.store.SaveLink(pathHash, *link)
+		}
+		if resp.Self != nil {
+			bufPool.Put(bp)
+			return h.serveSelf(rq, r, resp.Self, resp.RedirectsLeft)
+		}
+		defer bufPool.Put(bp)
+		return h.stream(rq, r, resp, *bp, path, pathHash, st.cfg.ClientIdleTimeout)
+	}
+}
+
+func isStale(resp *origin.Response, err error) bool {
+	if err != nil {
+		var e *httpx.Error
+		return errors.As(err, &e) && e.Reason == "alist" // AList's error envelope from the link
+	}
+	return resp.Self == nil && staleStatus(resp.Status)
+}
+
+// fetchLink asks AList's /api/fs/link, bounded by ALIST_TIMEOUT.
+func (h *Handler) fetchLink(ctx context.Context, st *state, path, clientIP string) (*quota.Link, error) {
+	actx, cancel := context.WithTimeout(ctx, st.cfg.AlistTimeout)
+	defer cancel()
+	l, err := st.alist.Link(actx, path, clientIP)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, errClientGone
+		}
+		return nil, err
+	}
+	u := l.URL
+	if strings.HasPrefix(u, "/") && !strings.HasPrefix(u, "//") {
+		u = st.cfg.D.AlistURL + u // a link relative to AList itself
+	}
+	return &quota.Link{URL: u, Header: l.Header, FetchedAt: h.now()}, nil
+}
+
+// serveSelf handles an upstream redirect to the proxy's own address as a new request to
+// itself: every check runs again for the new URL, nothing goes over the network.
+func (h *Handler) serveSelf(rq *request, r *http.Request, u *url.URL, left int) error {
+	if left <= 0 {
+		return origin.ErrTooManyRedirects
+	}
+	rq.redirects = left - 1
+	r2 := r.Clone(r.Context())
+	r2.URL = &url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
+	r2.RequestURI = u.EscapedPath()
+	if u.RawQuery != "" {
+		r2.RequestURI += "?" + u.RawQuery
+	}
+	r2.Host = u.Host
+	return h.serve(rq, r2, h.state.Load())
+}
+
+// stream relays the upstream answer: allowlisted headers, a default Content-Disposition, CORS,
+// then the body through the pooled buffer, counting what the client accepted.
+func (h *Handler) stream(rq *request, r *http.Request, resp *origin.Response, buf []byte, path, pathHash string, idle time.Duration) error {
+	defer resp.Close()
+	hdr := rq.Header()
+	for _, k := range relayHeaders {
+		if vs := resp.Header[k]; len(vs) > 0 {
+			hdr[k] = vs
+		}
+	}
+	if (resp.Status == http.StatusOK || resp.Status == http.StatusPartialContent) && len(resp.Header["Content-Disposition"]) == 0 {
+		hdr["Content-Disposition"] = []string{contentDisposition(baseName(path))}
+	}
+	httpx.SetCORS(hdr, r)
+	rq.WriteHeader(resp.Status)
+	if resp.HeadErr == io.EOF && len(resp.Head) == 0 || r.Method == http.MethodHead {
+		return nil
+	}
+
+	meter := h.store.Meter(quota.ScopeProxy, rq.subnet, pathHash)
+	rq.startStream(meter, idle)
+	h.m.ActiveStreams.Inc()
+	defer func() {
+		rq.endStream()
+		meter.Close()
+		h.m.ActiveStreams.Dec()
+	}()
+
+	if len(resp.Head) > 0 {
+		if _, err := rq.Write(resp.Head); err != nil {
+			return errClientGone
+		}
+	}
+	if err := resp.HeadErr; err != nil {
+		if err == io.EOF {
+			return nil
+		}
+		return fmt.Errorf("%w: %w", errAborted, err)
+	}
+	rq.Flush()
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := rq.Write(buf[:n]); werr != nil {
+				return errClientGone
+			}
+			if n < len(buf) {
+				// The upstream had no more for now: do not let the tail sit in a buffer.
+				rq.Flush()
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			if r.Context().Err() != nil {
+				return errClientGone
+			}
+			return fmt.Errorf("%w: %w", errAborted, err)
+		}
+	}
+}
+
+// serveLocal serves a file of the local folder with http.ServeContent: Range (single and
+// multiple), HEAD, If-Range and the conditional headers, and sendfile through ReadFrom.
+func (h *Handler) serveLocal(rq *request, r *http.Request, path, pathHash string, idle time.Duration) error {
+	f, fi, err := h.local.Open(path)
+	switch {
+	case errors.Is(err, origin.ErrNotFound):
+		return errNotFound
+	case errors.Is(err, origin.ErrForbidden):
+		return errForbidden
+	case err != nil:
+		return err
+	}
+	defer f.Close()
+	name := baseName(path)
+	hdr := rq.Header()
+	httpx.SetCORS(hdr, r)
+	hdr["Content-Disposition"] = []string{contentDisposition(name)}
+	hdr["Etag"] = []string{etag(fi.ModTime().UnixNano(), fi.Size())}
+	hdr["Accept-Ranges"] = []string{"bytes"}
+	if r.Method != http.MethodHead {
+		meter := h.store.Meter(quota.ScopeProxy, rq.subnet, pathHash)
+		rq.startStream(meter, idle)
+		h.m.ActiveStreams.Inc()
+		defer func() {
+			rq.endStream()
+			meter.Close()
+			h.m.ActiveStreams.Dec()
+		}()
+	}
+	http.ServeContent(&rq.countingWriter, r, name, fi.ModTime(), f)
+	return nil
+}
+
+func etag(mtimeNS, size int64) string {
+	b := make([]byte, 0, 36)
+	b = append(b, '"')
+	b = strconv.AppendInt(b, mtimeNS, 36)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, size, 36)
+	return string(append(b, '"'))
+}
+
+func baseName(p string) string { return p[strings.LastIndexByte(p, '/')+1:] }
+
+// contentDisposition is `attachment` with an ASCII `filename` fallback and the exact name in
+// an RFC 5987 `filename*` (RFC 6266), so CJK and emoji names survive every browser.
+func contentDisposition(name string) string {
+	if name == "" {
+		return "attachment"
+	}
+	b := make([]byte, 0, 40+4*len(name))
+	b = append(b, `attachment; filename="`...)
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 0x80:
+			// one '_' per character, not per byte
+			if c >= 0xC0 || i == 0 {
+				b = append(b, '_')
+			}
+		case c < 0x20 || c == 0x7f || c == '"' || c == '\\':
+			b = append(b, '_')
+		default:
+			b = append(b, c)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, `; filename*=UTF-8''`...)
+	const hexDigits = "0123456789ABCDEF"
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if isAttrChar(c) {
+			b = append(b, c)
+		} else {
+			b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
+		}
+	}
+	return string(b)
+}
+
+// isAttrChar is RFC 5987's attr-char: what may stand unescaped in filename*.
+func isAttrChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$&+-.^_`|~", c) >= 0
+}
+
+// countingWriter counts the body bytes the client accepted and, while a stream runs, hands
+// them to the usage Meter. It keeps the underlying writer's ReadFrom (sendfile for the local
+// origin), Flush, and Unwrap for http.ResponseController.
+type countingWriter struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+	written     int64
+	streaming   bool
+	meter       *quota.Meter
+	bytesMetric prometheus.Counter
+	// idle bounds each write of a stream (CLIENT_IDLE_TIMEOUT) through rc's write deadline.
+	idle time.Duration
+	rc   *http.ResponseController
+}
+
+func (c *countingWriter) startStream(m *quota.Meter, idle time.Duration) {
+	c.meter, c.streaming, c.idle = m, true, idle
+	if idle > 0 {
+		c.rc = http.NewResponseController(c.ResponseWriter)
+	}
+}
+
+// endStream stops metering and clears the write deadline (a kept-alive connection must not
+// inherit it).
+func (c *countingWriter) endStream() {
+	c.streaming = false
+	if c.rc != nil {
+		_ = c.rc.SetWriteDeadline(time.Time{})
+		c.rc = nil
+	}
+}
+
+// armDeadline gives the next write CLIENT_IDLE_TIMEOUT to make progress.
+func (c *countingWriter) armDeadline() {
+	if c.rc != nil {
+		_ = c.rc.SetWriteDeadline(time.Now().Add(c.idle))
+	}
+}
+
+func (c *countingWriter) WriteHeader(code int) {
+	if !c.wroteHeader && code >= 200 {
+		c.status, c.wroteHeader = code, true
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if !c.wroteHeader {
+		c.status, c.wroteHeader = http.StatusOK, true
+	}
+	c.armDeadline()
+	n, err := c.ResponseWriter.Write(p)
+	c.count(int64(n))
+	return n, err
+}
+
+func (c *countingWriter) count(n int64) {
+	if n <= 0 {
+		return
+	}
+	c.written += n
+	if c.streaming {
+		c.meter.Add(n)
+		c.bytesMetric.Add(float64(n))
+	}
+}
+
+// sendfileChunk bounds one ReadFrom call on a file so usage is metered progressively while the
+// kernel copies.
+const sendfileChunk = 4 << 20
+
+// smallCopy: bodies up to this size are copied rather than sent with sendfile.
+const smallCopy = 32 << 10
+
+// ReadFrom keeps zero-copy: an *os.File (alone or in the *io.LimitedReader http.ServeContent
+// makes) reaches the connection's ReadFrom (sendfile) in chunks that are counted as they go.
+func (c *countingWriter) ReadFrom(src io.Reader) (int64, error) {
+	if !c.wroteHeader {
+		c.status, c.wroteHeader = http.StatusOK, true
+	}
+	rf, ok := c.ResponseWriter.(io.ReaderFrom)
+	if !ok {
+		bp := bufPool.Get().(*[]byte)
+		defer bufPool.Put(bp)
+		return io.CopyBuffer(writerOnly{c}, src, *bp)
+	}
+	var f *os.File
+	remaining := int64(-1)
+	switch s := src.(type) {
+	case *io.LimitedReader:
+		if s.N <= smallCopy {
+			// Small: one buffered write with the headers beats write + sendfile.
+			bp := bufPool.Get().(*[]byte)
+			defer bufPool.Put(bp)
+			return io.CopyBuffer(writerOnly{c}, src, (*bp)[:s.N+1])
+		}
+		if ff, ok := s.R.(*os.File); ok {
+			f, remaining = ff, s.N
+			defer func() { s.N = remaining }()
+		}
+	case *os.File:
+		f = s
+	}
+	if f == nil {
+		c.armDeadline()
+		n, err := rf.ReadFrom(src)
+		c.count(n)
+		return n, err
+	}
+	var total int64
+	for remaining != 0 {
+		chunk := int64(sendfileChunk)
+		if remaining > 0 && remaining < chunk {
+			chunk = remaining
+		}
+		c.armDeadline()
+		n, err := rf.ReadFrom(&io.LimitedReader{R: f, N: chunk})
+		c.count(n)
+		total += n
+		if remaining > 0 {
+			remaining -= n
+		}
+		if err != nil || n < chunk {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// writerOnly hides ReadFrom so io.CopyBuffer does not recurse.
+type writerOnly struct{ io.Writer }
+
+func (c *countingWriter) Flush() {
+	if f, ok := c.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+		return
+	}
+	_ = http.NewResponseController(c.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
