@@ -37,7 +37,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	environ := func() (map[string]string, error) { return loadEnviron(*envFile) }
+	environ := func() (map[string]string, error) { return config.LoadEnviron(*envFile) }
 	if fs.NArg() > 0 && fs.Arg(0) == "sign" {
 		return signCmd(fs.Args()[1:], environ, stdout, stderr)
 	}

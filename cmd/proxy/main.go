@@ -35,7 +35,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	environ := func() (map[string]string, error) { return proxy.LoadEnviron(*envFile) }
+	environ := func() (map[string]string, error) { return config.LoadEnviron(*envFile) }
 	env, err := environ()
 	if err != nil {
 		fmt.Fprintln(stderr, err)

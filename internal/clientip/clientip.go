@@ -104,7 +104,7 @@ func Peer(r *http.Request) netip.Addr {
 // Extract returns the client of r.
 func (e *Extractor) Extract(r *http.Request) Client {
 	peer := Peer(r)
-	if e.header == "" || !e.trusted.Contains(peer) {
+	if e.header == "" || !(e.trusted.Contains(peer) || isUnixPeer(r)) {
 		return fromAddr(peer)
 	}
 	values := r.Header.Values(e.header)
@@ -142,6 +142,13 @@ func (e *Extractor) Extract(r *http.Request) Client {
 		}
 	}
 	return last
+}
+
+// isUnixPeer reports a connection over a unix socket (UNIX_SOCKET): only a local process with
+// the socket's file permissions can connect, which is the local reverse proxy the socket exists
+// for, so it is trusted like an address in TRUSTED_PROXIES.
+func isUnixPeer(r *http.Request) bool {
+	return r.RemoteAddr == "@" || r.RemoteAddr == ""
 }
 
 func fromAddr(a netip.Addr) Client {

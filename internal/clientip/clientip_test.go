@@ -30,6 +30,8 @@ func TestExtract(t *testing.T) {
 		{"xff multiple headers", "X-Forwarded-For", "10.0.0.2:1", map[string][]string{"X-Forwarded-For": {"6.6.6.6", "192.0.2.9,10.0.0.5"}}, "192.0.2.9", false},
 		{"xff all trusted takes leftmost", "X-Forwarded-For", "10.0.0.2:1", map[string][]string{"X-Forwarded-For": {"10.0.0.9, 10.0.0.5"}}, "10.0.0.9", false},
 		{"xff untrusted peer", "X-Forwarded-For", "192.0.2.200:1", map[string][]string{"X-Forwarded-For": {"6.6.6.6"}}, "192.0.2.200", false},
+		{"unix socket peer is trusted", "X-Real-IP", "@", map[string][]string{"X-Real-Ip": {"192.0.2.7"}}, "192.0.2.7", false},
+		{"unix socket peer without header", "X-Real-IP", "@", nil, "", false},
 		{"mapped v4 is v4", "X-Real-IP", "127.0.0.1:1", map[string][]string{"X-Real-Ip": {"::ffff:192.0.2.1"}}, "::ffff:192.0.2.1", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -124,8 +124,8 @@ func (c *Common) validate(p *Problems, vocab policy.Vocabulary) Derived {
 	ex, err := clientip.New(c.ClientIPHeader, trusted)
 	if err != nil {
 		p.Addf("CLIENT_IP_HEADER=%q: %v", c.ClientIPHeader, err)
-	} else if c.ClientIPHeader != "" && len(trusted) == 0 {
-		p.Addf("CLIENT_IP_HEADER=%q needs TRUSTED_PROXIES: the header is only believed from those peers", c.ClientIPHeader)
+	} else if c.ClientIPHeader != "" && len(trusted) == 0 && c.UnixSocket == "" {
+		p.Addf("CLIENT_IP_HEADER=%q needs TRUSTED_PROXIES (or UNIX_SOCKET): the header is only believed from those peers", c.ClientIPHeader)
 	}
 	d.ClientIP = ex
 

@@ -1,4 +1,4 @@
-package proxy
+package config
 
 import (
 	"bufio"
@@ -6,16 +6,14 @@ import (
 	"io"
 	"os"
 	"strings"
-
-	"github.com/alist-edge/alist-edge/internal/config"
 )
 
 // LoadEnviron is the configuration source of cmd/proxy: the process environment with the
 // KEY=VALUE lines of file (when file is not "") over it. The file wins, so editing it and
 // sending SIGHUP changes keys or policy even when the service was started with the same
-// variables in its environment. Same rules as cmd/landing's -env-file.
+// variables in its environment. Both services use it for -env-file.
 func LoadEnviron(file string) (map[string]string, error) {
-	env := config.Environ()
+	env := Environ()
 	if file == "" {
 		return env, nil
 	}
