@@ -21,6 +21,10 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# systemd-analyze, fail2ban, promtool (Debian) and dockerfilelint (npm) for the deploy/ checks.
+bash scripts/check-deploy.sh --install
+export ALIST_EDGE_REQUIRE_DEPLOY_TOOLS=1
+
 # PostgreSQL: a throwaway cluster unless TEST_DATABASE_URL points at a server already.
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
   export PGTEST_DIR="${PGTEST_DIR:-$(mktemp -d /tmp/alist-edge-pgtest.XXXXXX)}"

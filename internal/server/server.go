@@ -2,14 +2,23 @@
 // cancellation it stops accepting, lets in-flight downloads finish up to the shutdown timeout,
 // then aborts them, and only then runs the service's own cleanup (flushing usage, closing the
 // database), so nothing a finished download recorded is lost.
+//
+// The public listener is TCP (ListenAddr) or, when UnixSocket is set, a unix socket instead of
+// TCP; either speaks TLS with HTTP/2 when TLSCertFile and TLSKeyFile are set. The admin listener
+// is always plain HTTP on TCP.
 package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +39,20 @@ type Options struct {
 	Cleanup func(ctx context.Context) error
 	// Listening, when set, is told the bound addresses (tests listen on :0).
 	Listening func(public, admin net.Addr)
+
+	// TLSCertFile and TLSKeyFile (PEM; both or neither) make the public listener speak TLS 1.2+
+	// with HTTP/2 and HTTP/1.1 offered by ALPN. The files are read at start (an unreadable pair is
+	// an error) and read again when their modification time changes, checked at most once a
+	// minute during a handshake, so a renewed certificate is picked up without a restart. A
+	// renewal that cannot be loaded is logged and the previous certificate kept.
+	TLSCertFile string
+	TLSKeyFile  string
+	// UnixSocket, when set, is the path of a unix socket that the public listener uses INSTEAD
+	// of ListenAddr (ListenAddr is then ignored). A stale socket file left by a crashed process
+	// is removed first; a path that is not a socket, or a socket something still answers on, is
+	// an error. The socket is made mode 0660 (owner and group may connect) and removed at
+	// shutdown.
+	UnixSocket string
 }
 
 // AdminHandler serves /metrics, /healthz (alive, no I/O) and /readyz.
@@ -61,28 +84,46 @@ func Run(ctx context.Context, o Options) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	pubLn, err := net.Listen("tcp", o.ListenAddr)
+	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
+		return errors.New("TLS_CERT_FILE and TLS_KEY_FILE must be set together")
+	}
+	var certs *certReloader
+	if o.TLSCertFile != "" {
+		var err error
+		if certs, err = newCertReloader(o.TLSCertFile, o.TLSKeyFile, log); err != nil {
+			return err
+		}
+	}
+	pubLn, err := listenPublic(o)
 	if err != nil {
 		return err
+	}
+	var admLn net.Listener
+	if o.AdminAddr != "" {
+		if admLn, err = net.Listen("tcp", o.AdminAddr); err != nil {
+			_ = pubLn.Close()
+			return err
+		}
 	}
 	pub := &http.Server{Handler: o.Public, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 		MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	servers := []*http.Server{pub}
 	errc := make(chan error, 2)
-	go func() { errc <- pub.Serve(pubLn) }()
+	if certs != nil {
+		// ServeTLS adds "h2" to NextProtos and configures HTTP/2 on pub.
+		pub.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get}
+		go func() { errc <- pub.ServeTLS(pubLn, "", "") }()
+	} else {
+		go func() { errc <- pub.Serve(pubLn) }()
+	}
 	var adminAddr net.Addr
-	if o.AdminAddr != "" {
-		admLn, err := net.Listen("tcp", o.AdminAddr)
-		if err != nil {
-			pubLn.Close()
-			return err
-		}
+	if admLn != nil {
 		adminAddr = admLn.Addr()
 		adm := &http.Server{Handler: AdminHandler(o.Registry, o.Ready), ReadHeaderTimeout: 5 * time.Second}
 		servers = append(servers, adm)
 		go func() { errc <- adm.Serve(admLn) }()
 	}
-	log.Info("listening", "public", pubLn.Addr().String(), "admin", o.AdminAddr)
+	log.Info("listening", "public", pubLn.Addr().String(), "network", pubLn.Addr().Network(), "tls", certs != nil, "admin", o.AdminAddr)
 	if o.Listening != nil {
 		o.Listening(pubLn.Addr(), adminAddr)
 	}
@@ -98,6 +139,7 @@ func Run(ctx context.Context, o Options) error {
 	log.Info("shutting down", "timeout", timeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	// The public server first: the admin listener (metrics, health) stays up while it drains.
 	for _, s := range servers {
 		if err := s.Shutdown(sctx); err != nil {
 			// The timeout passed with downloads still running: abort them.
@@ -115,4 +157,105 @@ func Run(ctx context.Context, o Options) error {
 		return errors.Join(serveErr, cleanupErr)
 	}
 	return cleanupErr
+}
+
+// listenPublic opens the public listener: the unix socket when set, else TCP ListenAddr.
+func listenPublic(o Options) (net.Listener, error) {
+	if o.UnixSocket == "" {
+		return net.Listen("tcp", o.ListenAddr)
+	}
+	return ListenUnix(o.UnixSocket)
+}
+
+// ListenUnix listens on the unix socket path with mode 0660, removing a stale socket file first.
+func ListenUnix(path string) (net.Listener, error) {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&fs.ModeSocket == 0 {
+			return nil, fmt.Errorf("UNIX_SOCKET=%q exists and is not a socket; not removing it", path)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("UNIX_SOCKET=%q: another process is listening on it", path)
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("UNIX_SOCKET=%q: removing the stale socket: %w", path, err)
+		}
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("UNIX_SOCKET=%q: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o660); err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("UNIX_SOCKET=%q: %w", path, err)
+	}
+	return ln, nil
+}
+
+// certCheckInterval is how often a handshake may look at the certificate files' mtimes.
+var certCheckInterval = time.Minute
+
+// certReloader serves a certificate pair and reloads it when the files change.
+type certReloader struct {
+	certFile, keyFile string
+	log               *slog.Logger
+
+	mu              sync.Mutex
+	cert            *tls.Certificate
+	certMod, keyMod time.Time
+	lastCheck       time.Time
+}
+
+func newCertReloader(certFile, keyFile string, log *slog.Logger) (*certReloader, error) {
+	r := &certReloader{certFile: certFile, keyFile: keyFile, log: log}
+	if err := r.load(); err != nil {
+		return nil, fmt.Errorf("TLS_CERT_FILE=%q / TLS_KEY_FILE=%q: %w", certFile, keyFile, err)
+	}
+	r.lastCheck = time.Now()
+	return r, nil
+}
+
+// load reads both files; on success it replaces the served certificate.
+func (r *certReloader) load() error {
+	cm, km, err := r.mtimes()
+	if err != nil {
+		return err
+	}
+	c, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
+	if err != nil {
+		return err
+	}
+	r.cert, r.certMod, r.keyMod = &c, cm, km
+	return nil
+}
+
+func (r *certReloader) mtimes() (cert, key time.Time, err error) {
+	ci, err := os.Stat(r.certFile)
+	if err != nil {
+		return cert, key, err
+	}
+	ki, err := os.Stat(r.keyFile)
+	if err != nil {
+		return cert, key, err
+	}
+	return ci.ModTime(), ki.ModTime(), nil
+}
+
+func (r *certReloader) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if now := time.Now(); now.Sub(r.lastCheck) >= certCheckInterval {
+		r.lastCheck = now
+		cm, km, err := r.mtimes()
+		if err == nil && (!cm.Equal(r.certMod) || !km.Equal(r.keyMod)) {
+			err = r.load()
+			if err == nil {
+				r.log.Info("TLS certificate reloaded", "cert", r.certFile)
+			}
+		}
+		if err != nil {
+			r.log.Warn("TLS certificate reload failed; serving the previous one", "cert", r.certFile, "err", err)
+		}
+	}
+	return r.cert, nil
 }
