@@ -187,7 +187,7 @@ func fieldEnvNames(t reflect.Type) map[string]string {
 			}
 			continue
 		}
-		if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" {
+		if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" && name != "-" {
 			out[f.Name] = name
 		}
 	}

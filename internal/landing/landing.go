@@ -26,6 +26,7 @@ import (
 	"github.com/alist-edge/alist-edge/internal/clientip"
 	"github.com/alist-edge/alist-edge/internal/config"
 	"github.com/alist-edge/alist-edge/internal/httpx"
+	"github.com/alist-edge/alist-edge/internal/logx"
 	"github.com/alist-edge/alist-edge/internal/metrics"
 	"github.com/alist-edge/alist-edge/pkg/policy"
 	"github.com/alist-edge/alist-edge/pkg/quota"
@@ -196,6 +197,16 @@ type reqCtx struct {
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	bytes  int64
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -205,12 +216,6 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
 
 func newRequestID() string {
 	var b [8]byte
@@ -300,20 +305,12 @@ func (s *Service) finish(w *statusWriter, r *http.Request, rc *reqCtx, d time.Du
 	}
 	s.m.Requests.WithLabelValues(outcome, rc.reason).Inc()
 	s.m.Responses.WithLabelValues(metrics.StatusClass(status)).Inc()
-	attrs := []slog.Attr{
-		slog.String("id", rc.id), slog.String("route", rc.route), slog.String("method", r.Method),
-		slog.Int("status", status), slog.Duration("duration", d),
-		slog.String("client_ip", rc.client.Text), slog.String("subnet", rc.subnet),
-	}
-	if rc.reason != "" {
-		attrs = append(attrs, slog.String("reason", rc.reason))
-	}
-	level := slog.LevelInfo
 	if rc.err != nil {
-		attrs = append(attrs, slog.String("err", rc.err.Error()))
-		level = slog.LevelError
+		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed", slog.String("request_id", rc.id),
+			slog.String("route", rc.route), slog.String("err", rc.err.Error()))
 	}
-	s.log.LogAttrs(r.Context(), level, "request", attrs...)
+	logx.Access(s.log, logx.AccessRecord{RequestID: rc.id, ClientIP: rc.client.Text, Subnet: rc.subnet,
+		Method: r.Method, Status: status, Bytes: w.bytes, Duration: d, Reason: rc.reason})
 }
 
 // subnetOf is the rate-limit key; clients without a known address share one bucket (only a

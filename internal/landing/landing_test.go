@@ -291,14 +291,14 @@ func TestAccessLogAndMetrics(t *testing.T) {
 	for _, l := range lines {
 		var m map[string]any
 		must(t, json.Unmarshal([]byte(l), &m))
-		if m["msg"] == "request" {
+		if m["msg"] == "access" {
 			reqs = append(reqs, m)
 		}
 	}
 	if len(reqs) != 2 {
 		t.Fatalf("%d access lines:\n%s", len(reqs), e.logs.String())
 	}
-	for _, k := range []string{"id", "client_ip", "subnet", "method", "status", "duration", "route"} {
+	for _, k := range []string{"request_id", "client_ip", "subnet", "method", "status", "bytes", "duration_ms", "reason"} {
 		if _, ok := reqs[1][k]; !ok {
 			t.Errorf("access line lacks %s: %v", k, reqs[1])
 		}
