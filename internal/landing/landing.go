@@ -216,7 +216,6 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-
 func newRequestID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
