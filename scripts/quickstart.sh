@@ -41,6 +41,8 @@ for _ in $(seq 1 100); do
 done
 
 url=$(bin/landing sign -base "http://127.0.0.1:$LANDING_PORT" /hello.txt)
+# What the page's button does: /info answers with the proxy's signed download URL.
+dl=$(curl -fsS "http://127.0.0.1:$LANDING_PORT/info?path=%2Fhello.txt&${url#*\?}" | sed -E 's/.*"url":"([^"]*)".*/\1/')
 cat <<TXT
 
 alist-edge is running on SQLite (./data/*.db), serving ./data/files:
@@ -50,8 +52,8 @@ alist-edge is running on SQLite (./data/*.db), serving ./data/files:
 Open this signed link in a browser (landing page -> proxy -> file):
   $url
 
-or download it from the command line:
-  curl -L '$url'
+or download straight from the proxy with the URL the landing signed for this client:
+  curl '$dl'
 
 Ctrl-C stops both.
 TXT
