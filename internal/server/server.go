@@ -21,6 +21,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -57,14 +59,15 @@ type Options struct {
 
 // AdminHandler serves /metrics, /healthz (alive, no I/O) and /readyz.
 func AdminHandler(reg *prometheus.Registry, ready func(context.Context) error) http.Handler {
-	mux := http.NewServeMux()
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer)
 	if reg != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+		r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+	r.Get("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		if ready != nil {
 			ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 			defer cancel()
@@ -75,7 +78,10 @@ func AdminHandler(reg *prometheus.Registry, ready func(context.Context) error) h
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	return mux
+	// Profiles are how a slow or bloated gateway gets diagnosed in production; the admin
+	// listener is loopback by default, so they are not exposed to the public.
+	r.Mount("/debug", middleware.Profiler())
+	return r
 }
 
 // Run serves until ctx is cancelled, then shuts down gracefully.

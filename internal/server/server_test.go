@@ -122,6 +122,9 @@ func TestAdminEndpoints(t *testing.T) {
 	if code, body := get(t, http.DefaultClient, base+"/metrics"); code != 200 || !strings.Contains(body, "alist_edge_test_total 1") {
 		t.Errorf("/metrics: %d %q", code, body)
 	}
+	if code, body := get(t, http.DefaultClient, base+"/debug/pprof/cmdline"); code != 200 || body == "" {
+		t.Errorf("/debug/pprof/cmdline: %d %q", code, body)
+	}
 	resp, err := http.Post(base+"/healthz", "text/plain", nil)
 	if err != nil {
 		t.Fatal(err)
