@@ -88,7 +88,7 @@ func TestServeAndSIGHUP(t *testing.T) {
 	envFile := filepath.Join(dir, "landing.env")
 	writeEnv := func(extra string) {
 		must(t, os.WriteFile(envFile, []byte("# test\nADDRESS=file://"+dir+"\nWORKER_ADDRESS_DOWNLOAD=\"https://dl.example.com\"\n"+
-			"LISTEN_ADDR="+addr+"\nADMIN_ADDR=\nFAST_REDIRECT=true\nSQLITE_PATH="+filepath.Join(dir, "edge.db")+"\nLOG_FORMAT=text\n"+extra), 0o644))
+			"LISTEN_ADDR="+addr+"\nADMIN_ADDR=127.0.0.1:0\nFAST_REDIRECT=true\nSQLITE_PATH="+filepath.Join(dir, "edge.db")+"\nLOG_FORMAT=text\n"+extra), 0o644))
 	}
 	writeEnv("SIGN_SECRET=old\n")
 	t.Setenv("ENV_FILE", envFile)
