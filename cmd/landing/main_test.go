@@ -152,7 +152,7 @@ func TestServeAndSIGHUP(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("did not stop on SIGTERM")
 	}
-	if !strings.Contains(errb.String(), "msg=request") {
+	if !strings.Contains(errb.String(), "msg=access") {
 		t.Fatalf("no access log:\n%s", errb.String())
 	}
 }
