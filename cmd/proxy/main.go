@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/alist-edge/alist-edge/internal/config"
 	"github.com/alist-edge/alist-edge/internal/logx"
@@ -71,7 +72,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func serve(ctx context.Context, cfg *config.Proxy, env map[string]string, environ func() (map[string]string, error), stderr io.Writer) error {
-	log := logx.New(stderr, cfg.LogLevel, cfg.LogFormat)
+	// One write per batch of log lines, not per request (the access log is on the hot path).
+	logw := logx.NewBufferedWriter(stderr, 64<<10, 100*time.Millisecond)
+	defer logw.Close()
+	log := logx.New(logw, cfg.LogLevel, cfg.LogFormat)
 	m := metrics.New("proxy")
 	store, err := quota.Open(ctx, cfg.QuotaDB(), cfg.QuotaConfig(), log)
 	if err != nil {

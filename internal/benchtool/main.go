@@ -7,6 +7,7 @@
 //	benchtool url    -key K -worker http://127.0.0.1:18092 -ip 127.0.0.1 -path /1k.bin -size 1024
 //	benchtool load   -url URL -c 32 -d 8s
 //	benchtool stream -url URL -n 4 -d 60s -pid PID
+//	benchtool slow   -url URL -n 1000 -rate 65536 -d 30s -pid PID
 //	benchtool wait   -addr 127.0.0.1:18092 -d 10s
 package main
 
@@ -73,6 +74,14 @@ func main() {
 		pid := fs.Int("pid", 0, "process whose peak RSS is sampled while streaming")
 		_ = fs.Parse(os.Args[2:])
 		err = stream(*u, *n, *d, *pid)
+	case "slow":
+		u := fs.String("url", "", "URL of a large file")
+		n := fs.Int("n", 1000, "concurrent slow downloads")
+		rate := fs.Int("rate", 64<<10, "bytes per second each client reads")
+		d := fs.Duration("d", 30*time.Second, "how long the clients read")
+		pid := fs.Int("pid", 0, "process whose peak RSS is sampled")
+		_ = fs.Parse(os.Args[2:])
+		err = slow(*u, *n, *rate, *d, *pid)
 	case "wait":
 		addr := fs.String("addr", "", "host:port")
 		d := fs.Duration("d", 10*time.Second, "time limit")
@@ -237,4 +246,79 @@ func wait(addr string, d time.Duration) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return fmt.Errorf("%s not listening after %v", addr, d)
+}
+
+// slow: n clients each download u reading rate bytes/s for d (the body is then abandoned);
+// prints "clients_ok bytes peak_rss_kib errors". An error is a failed request, a status other
+// than 200, or a body that ended (or broke) before d while short of its Content-Length.
+func slow(u string, n, rate int, d time.Duration, pid int) error {
+	tr := &http.Transport{MaxIdleConnsPerHost: n, MaxConnsPerHost: n, DisableCompression: true}
+	c := &http.Client{Transport: tr}
+	ctx, cancel := context.WithTimeout(context.Background(), d+30*time.Second)
+	defer cancel()
+	var peak atomic.Int64
+	done := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			if kb := rssKiB(pid); pid > 0 && kb > peak.Load() {
+				peak.Store(kb)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	var total, errs, okc atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	end := start.Add(d)
+	const tick = 250 * time.Millisecond
+	chunk := max(rate/int(time.Second/tick), 1)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Spread the connects over the first second, as real clients arrive.
+			time.Sleep(time.Duration(i) * time.Second / time.Duration(n))
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+			resp, err := c.Do(req)
+			if err != nil {
+				errs.Add(1)
+				return
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != 200 {
+				errs.Add(1)
+				return
+			}
+			buf := make([]byte, chunk)
+			var got int64
+			t := time.NewTicker(tick)
+			defer t.Stop()
+			for time.Now().Before(end) {
+				m, err := io.ReadFull(resp.Body, buf)
+				got += int64(m)
+				if err != nil {
+					if !(err == io.EOF || err == io.ErrUnexpectedEOF) || got != resp.ContentLength {
+						errs.Add(1)
+						total.Add(got)
+						return
+					}
+					break
+				}
+				<-t.C
+			}
+			total.Add(got)
+			okc.Add(1)
+		}()
+	}
+	wg.Wait()
+	close(done)
+	<-sampled
+	fmt.Printf("%d %d %d %d\n", okc.Load(), total.Load(), peak.Load(), errs.Load())
+	return nil
 }

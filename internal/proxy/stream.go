@@ -27,6 +27,22 @@ const bufSize = 256 << 10
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 
+// Every stream starts on a small buffer and moves to a large one only while its client keeps up:
+// a thousand slow downloads then hold a thousand small buffers (the upstream is paced by TCP
+// behind them), while a fast client gets few large reads and writes (see copyAdaptive).
+const (
+	smallBufSize = 16 << 10
+	// upgradeBytes sent in less than upgradeWithin (small buffer) switch to the large one.
+	upgradeBytes  = 2 << 20
+	upgradeWithin = 20 * time.Millisecond
+	// a large-buffer write slower than downgradeAfter means the client is slow: back to small.
+	downgradeAfter = 50 * time.Millisecond
+	// shortBody: answers up to this size start on the large buffer.
+	shortBody = 4 << 20
+)
+
+var smallPool = sync.Pool{New: func() any { b := make([]byte, smallBufSize); return &b }}
+
 // relayHeaders is the allowlist of SPEC §9: the only upstream response headers a client sees
 // (then the CORS headers). Everything else (Set-Cookie, Server, storage-internal headers,
 // hop-by-hop headers) stays behind.
@@ -70,19 +86,19 @@ func (h *Handler) serveUpstream(rq *request, r *http.Request, st *state, path, p
 			}
 			link, fresh = l, true
 		}
-		bp := bufPool.Get().(*[]byte)
+		bp := smallPool.Get().(*[]byte)
 		resp, err := st.fetcher.Fetch(ctx, &origin.Request{URL: link.URL, Method: r.Method, Header: link.Header,
 			Client: r.Header, Self: st.self, Redirects: rq.redirects, Buf: *bp})
 		if !fresh && !refetched && isStale(resp, err) {
 			// A cached link that stopped working: drop it and ask AList again, once.
 			resp.Close()
-			bufPool.Put(bp)
+			smallPool.Put(bp)
 			h.store.InvalidateLink(pathHash)
 			link, refetched = nil, true
 			continue
 		}
 		if err != nil {
-			bufPool.Put(bp)
+			smallPool.Put(bp)
 			if ctx.Err() != nil {
 				return errClientGone
 			}
@@ -92,10 +108,10 @@ func (h *Handler) serveUpstream(rq *request, r *http.Request, st *state, path, p
 			h.store.SaveLink(pathHash, *link)
 		}
 		if resp.Self != nil {
-			bufPool.Put(bp)
+			smallPool.Put(bp)
 			return h.serveSelf(rq, r, resp.Self, resp.RedirectsLeft)
 		}
-		defer bufPool.Put(bp)
+		defer smallPool.Put(bp)
 		return h.stream(rq, r, resp, *bp, path, pathHash, st.cfg.ClientIdleTimeout)
 	}
 }
@@ -183,23 +199,70 @@ func (h *Handler) stream(rq *request, r *http.Request, resp *origin.Response, bu
 		return fmt.Errorf("%w: %w", errAborted, err)
 	}
 	rq.Flush()
+	// A short answer (a Range, a small file) goes on the large buffer at once: few syscalls, and
+	// the buffer is back in the pool soon whatever the client's speed.
+	short := resp.ContentLength >= 0 && resp.ContentLength <= shortBody
+	return copyAdaptive(rq, resp.Body, buf, short, func() error {
+		if r.Context().Err() != nil {
+			return errClientGone
+		}
+		return nil
+	})
+}
+
+// copyAdaptive relays body to w starting with small (the caller's small buffer): after
+// upgradeBytes went out within upgradeWithin it borrows a large pooled buffer, and gives it back
+// as soon as one write takes longer than downgradeAfter (the client, not the upstream, is the
+// limit, and a blocked write would pin the large buffer). gone tells a client that left from an
+// upstream failure.
+func copyAdaptive(w interface {
+	io.Writer
+	Flush()
+}, body io.Reader, small []byte, startLarge bool, gone func() error) error {
+	buf := small
+	var large *[]byte
+	if startLarge {
+		large = bufPool.Get().(*[]byte)
+		buf = *large
+	}
+	defer func() {
+		if large != nil {
+			bufPool.Put(large)
+		}
+	}()
+	var sent int64
+	mark := time.Now()
 	for {
-		n, err := resp.Body.Read(buf)
+		n, err := body.Read(buf)
 		if n > 0 {
-			if _, werr := rq.Write(buf[:n]); werr != nil {
+			t0 := time.Now()
+			if _, werr := w.Write(buf[:n]); werr != nil {
 				return errClientGone
 			}
 			if n < len(buf) {
 				// The upstream had no more for now: do not let the tail sit in a buffer.
-				rq.Flush()
+				w.Flush()
+			}
+			if large == nil {
+				if sent += int64(n); sent >= upgradeBytes {
+					if time.Since(mark) < upgradeWithin {
+						large = bufPool.Get().(*[]byte)
+						buf = *large
+					}
+					sent, mark = 0, time.Now()
+				}
+			} else if time.Since(t0) > downgradeAfter {
+				bufPool.Put(large)
+				large, buf = nil, small
+				sent, mark = 0, time.Now()
 			}
 		}
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
-			if r.Context().Err() != nil {
-				return errClientGone
+			if gerr := gone(); gerr != nil {
+				return gerr
 			}
 			return fmt.Errorf("%w: %w", errAborted, err)
 		}

@@ -14,51 +14,54 @@ import (
 // parallel load, each goroutine a different subnet as on a real gateway.
 func BenchmarkCheck(b *testing.B) {
 	for _, bc := range backends {
-		b.Run(bc.name, func(b *testing.B) {
-			s := openStore(b, bc.fresh(b), Config{
-				WindowTime: time.Hour, RequestLimit: 1 << 30,
-				TotalEnabled: true, TotalLimit: Size{Bytes: 1 << 50}, TotalWindow: time.Hour,
-				FileEnabled: true, FileLimit: Size{Multiple: 2}, FileWindow: time.Hour,
-				BanAfterFails: 5, BanWindow: time.Minute, BanTime: time.Minute,
-				LinkTTL: time.Hour, ThrottleHosts: []string{"*.example.com"},
-			})
-			s.SaveLink("h", Link{URL: "https://dl.example.com/h"})
-			s.sync()
-			var (
-				mu   sync.Mutex
-				lats []time.Duration
-				gid  atomic.Int64
-			)
-			b.ResetTimer()
-			start := time.Now()
-			b.RunParallel(func(pb *testing.PB) {
-				req := CheckRequest{Scope: ScopeProxy, Subnet: fmt.Sprintf("10.0.%d.0/24", gid.Add(1)),
-					PathHash: "h", FileSize: 1 << 20, WantLink: true}
-				local := make([]time.Duration, 0, 1024)
-				for pb.Next() {
-					t0 := time.Now()
-					req.Now = t0
-					d, err := s.Check(context.Background(), req)
-					local = append(local, time.Since(t0))
-					if err != nil || !d.Allowed || d.Link == nil {
-						b.Errorf("check: %+v %v", d, err)
-						return
+		for _, par := range []int{1, 32} {
+			b.Run(fmt.Sprintf("%s/par%d", bc.name, par), func(b *testing.B) {
+				b.SetParallelism(par) // par goroutines per CPU: 32 is what 64 client connections look like
+				s := openStore(b, bc.fresh(b), Config{
+					WindowTime: time.Hour, RequestLimit: 1 << 30,
+					TotalEnabled: true, TotalLimit: Size{Bytes: 1 << 50}, TotalWindow: time.Hour,
+					FileEnabled: true, FileLimit: Size{Multiple: 2}, FileWindow: time.Hour,
+					BanAfterFails: 5, BanWindow: time.Minute, BanTime: time.Minute,
+					LinkTTL: time.Hour, ThrottleHosts: []string{"*.example.com"},
+				})
+				s.SaveLink("h", Link{URL: "https://dl.example.com/h"})
+				s.sync()
+				var (
+					mu   sync.Mutex
+					lats []time.Duration
+					gid  atomic.Int64
+				)
+				b.ResetTimer()
+				start := time.Now()
+				b.RunParallel(func(pb *testing.PB) {
+					req := CheckRequest{Scope: ScopeProxy, Subnet: fmt.Sprintf("10.0.%d.0/24", gid.Add(1)),
+						PathHash: "h", FileSize: 1 << 20, WantLink: true}
+					local := make([]time.Duration, 0, 1024)
+					for pb.Next() {
+						t0 := time.Now()
+						req.Now = t0
+						d, err := s.Check(context.Background(), req)
+						local = append(local, time.Since(t0))
+						if err != nil || !d.Allowed || d.Link == nil {
+							b.Errorf("check: %+v %v", d, err)
+							return
+						}
 					}
+					mu.Lock()
+					lats = append(lats, local...)
+					mu.Unlock()
+				})
+				elapsed := time.Since(start)
+				b.StopTimer()
+				if len(lats) == 0 {
+					return
 				}
-				mu.Lock()
-				lats = append(lats, local...)
-				mu.Unlock()
+				slices.Sort(lats)
+				pct := func(p float64) float64 { return float64(lats[int(p*float64(len(lats)-1))].Microseconds()) }
+				b.ReportMetric(pct(0.50), "p50-µs")
+				b.ReportMetric(pct(0.99), "p99-µs")
+				b.ReportMetric(float64(len(lats))/elapsed.Seconds(), "checks/s")
 			})
-			elapsed := time.Since(start)
-			b.StopTimer()
-			if len(lats) == 0 {
-				return
-			}
-			slices.Sort(lats)
-			pct := func(p float64) float64 { return float64(lats[int(p*float64(len(lats)-1))].Microseconds()) }
-			b.ReportMetric(pct(0.50), "p50-µs")
-			b.ReportMetric(pct(0.99), "p99-µs")
-			b.ReportMetric(float64(len(lats))/elapsed.Seconds(), "checks/s")
-		})
+		}
 	}
 }

@@ -11,6 +11,9 @@ import (
 // write batch as one pipelined round trip; pgx prepares each statement once per connection.
 type pgBackend struct {
 	pool *pgPool
+
+	jobs          chan *checkJob // batched checks (pg_group.go)
+	quit, stopped chan struct{}
 }
 
 const pgCheckSQL = `SELECT o_reason, o_retry, o_status, o_url, o_header, o_fetched, o_size
@@ -63,10 +66,13 @@ func openPostgres(ctx context.Context, dsn string, tracer pgx.QueryTracer) (*pgB
 		pool.close()
 		return nil, err
 	}
-	return &pgBackend{pool: pool}, nil
+	b := &pgBackend{pool: pool}
+	b.startGroup()
+	return b, nil
 }
 
-func (b *pgBackend) check(ctx context.Context, p checkParams) (checkResult, error) {
+// checkOne is the check alone on a pooled connection (pg_group.go batches several).
+func (b *pgBackend) checkOne(ctx context.Context, p checkParams) (checkResult, error) {
 	var (
 		res     checkResult
 		reason  string
@@ -164,6 +170,7 @@ func (b *pgBackend) ping(ctx context.Context) error {
 }
 
 func (b *pgBackend) close() error {
+	b.stopGroup()
 	b.pool.close()
 	return nil
 }

@@ -21,6 +21,9 @@ import (
 type sqliteBackend struct {
 	db *sql.DB
 	st sqliteStmts
+
+	jobs          chan *checkJob // group commit (sqlite_group.go)
+	quit, stopped chan struct{}
 }
 
 type sqliteStmts struct {
@@ -142,25 +145,15 @@ func openSQLite(ctx context.Context, path string) (*sqliteBackend, error) {
 		}
 		*dst = s
 	}
+	b.startGroup()
 	return b, nil
 }
 
 // check is the Go twin of alist_edge_check_v1 (migrations/postgres): keep them in step. All
 // state is read by one SELECT and written back by at most two statements, inside one
 // BEGIN IMMEDIATE transaction, so concurrent checks (even from another process) serialise.
-func (b *sqliteBackend) check(ctx context.Context, p checkParams) (res checkResult, err error) {
+func (b *sqliteBackend) checkIn(ctx context.Context, ts *sqliteTx, p checkParams) (res checkResult, err error) {
 	res.size = -1
-	tx, err := b.db.BeginTx(ctx, nil)
-	if err != nil {
-		return res, err
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-			return
-		}
-		err = tx.Commit()
-	}()
 
 	const never = int64(math.MaxInt64)
 	banAfter, throttleAfter, linkAfter, sizeAfter := never, never, never, never
@@ -185,7 +178,7 @@ func (b *sqliteBackend) check(ctx context.Context, p checkParams) (res checkResu
 		lFetched, thStatus, thUntil sql.NullInt64
 		size                        sql.NullInt64
 	)
-	if err := tx.StmtContext(ctx, b.st.state).QueryRowContext(ctx,
+	if err := ts.stmt(ctx, &ts.state, b.st.state).QueryRowContext(ctx,
 		p.scope, p.subnet, p.path, banAfter, throttleAfter, linkAfter, sizeAfter,
 	).Scan(&banUntil, &rEnd, &rCount, &rBlocked, &tEnd, &tBytes, &tBlocked, &fEnd, &fBytes, &fBlocked,
 		&lURL, &lHeader, &lFetched, &thStatus, &thUntil, &size); err != nil {
@@ -218,7 +211,7 @@ func (b *sqliteBackend) check(ctx context.Context, p checkParams) (res checkResu
 			if p.block > 0 {
 				blocked = p.now + p.block
 			}
-			if err := b.setRate(ctx, tx, p, end, count, blocked); err != nil {
+			if err := b.setRate(ctx, ts, p, end, count, blocked); err != nil {
 				return res, err
 			}
 			return refuse(ReasonRate, blocked-p.now)
@@ -227,7 +220,7 @@ func (b *sqliteBackend) check(ctx context.Context, p checkParams) (res checkResu
 	// A refusal past this point leaves the subnet's first window started (uncounted).
 	laterRefusal := func(r Reason, retry int64) (checkResult, error) {
 		if p.limit > 0 && !rEnd.Valid {
-			if err := b.setRate(ctx, tx, p, newEnd, 0, 0); err != nil {
+			if err := b.setRate(ctx, ts, p, newEnd, 0, 0); err != nil {
 				return res, err
 			}
 		}
@@ -250,7 +243,7 @@ func (b *sqliteBackend) check(ctx context.Context, p checkParams) (res checkResu
 		case q.blocked.Int64 > p.now:
 			return laterRefusal(q.reason, q.blocked.Int64-p.now)
 		case q.end.Int64 > p.now && q.bytes.Int64 >= q.limit:
-			if _, err := tx.StmtContext(ctx, b.st.bwBlock).ExecContext(ctx, p.scope, p.subnet, q.path, p.now+p.bwBlock); err != nil {
+			if _, err := ts.stmt(ctx, &ts.bwBlock, b.st.bwBlock).ExecContext(ctx, p.scope, p.subnet, q.path, p.now+p.bwBlock); err != nil {
 				return res, err
 			}
 			return laterRefusal(q.reason, p.bwBlock)
@@ -267,7 +260,7 @@ func (b *sqliteBackend) check(ctx context.Context, p checkParams) (res checkResu
 	}
 
 	if p.limit > 0 {
-		if err := b.setRate(ctx, tx, p, newEnd, newCount, 0); err != nil {
+		if err := b.setRate(ctx, ts, p, newEnd, newCount, 0); err != nil {
 			return res, err
 		}
 	}
@@ -277,8 +270,8 @@ func (b *sqliteBackend) check(ctx context.Context, p checkParams) (res checkResu
 	return res, nil
 }
 
-func (b *sqliteBackend) setRate(ctx context.Context, tx *sql.Tx, p checkParams, end, count, blocked int64) error {
-	_, err := tx.StmtContext(ctx, b.st.rateSet).ExecContext(ctx, p.scope, p.subnet, end, count, blocked)
+func (b *sqliteBackend) setRate(ctx context.Context, ts *sqliteTx, p checkParams, end, count, blocked int64) error {
+	_, err := ts.stmt(ctx, &ts.rateSet, b.st.rateSet).ExecContext(ctx, p.scope, p.subnet, end, count, blocked)
 	return err
 }
 
@@ -372,4 +365,7 @@ func (b *sqliteBackend) janitor(ctx context.Context, now int64) (err error) {
 
 func (b *sqliteBackend) ping(ctx context.Context) error { return b.db.PingContext(ctx) }
 
-func (b *sqliteBackend) close() error { return b.db.Close() }
+func (b *sqliteBackend) close() error {
+	b.stopGroup()
+	return b.db.Close()
+}

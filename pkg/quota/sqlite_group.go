@@ -1,0 +1,194 @@
+package quota
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"runtime"
+	"sync"
+)
+
+// Group commit for the SQLite check. Every check writes (the request counter) and SQLite has one
+// writer, so checks are serial anyway; what costs is the transaction around each one (BEGIN
+// IMMEDIATE, COMMIT writing the WAL frames). One goroutine takes the checks that are queued and
+// runs up to groupMax of them, one after another, in ONE transaction: each sees the effects of
+// the earlier ones (sequential semantics, exactly-N per window kept), each caller is answered
+// after the COMMIT that made its own effects durable, and no request waits for more than the
+// transaction its check rides in. A failed statement or COMMIT rolls the group back and re-runs
+// every check of it in a transaction of its own, so one bad check never fails its neighbours.
+
+// groupMax bounds one transaction: large enough to amortise BEGIN/COMMIT under load, small
+// enough that the first caller of a group does not wait behind hundreds of others.
+const groupMax = 64
+
+type checkJob struct {
+	ctx  context.Context
+	p    checkParams
+	res  checkResult
+	err  error
+	done chan struct{}
+}
+
+// sqliteTx binds the prepared statements to one transaction, once per transaction rather than
+// once per statement.
+type sqliteTx struct {
+	tx                      *sql.Tx
+	state, rateSet, bwBlock *sql.Stmt
+}
+
+func (t *sqliteTx) stmt(ctx context.Context, dst **sql.Stmt, s *sql.Stmt) *sql.Stmt {
+	if *dst == nil {
+		*dst = t.tx.StmtContext(ctx, s)
+	}
+	return *dst
+}
+
+func (t *sqliteTx) closeStmts() {
+	for _, s := range []*sql.Stmt{t.state, t.rateSet, t.bwBlock} {
+		if s != nil {
+			_ = s.Close()
+		}
+	}
+}
+
+var errStoreClosed = errors.New("quota: store closed")
+
+func (b *sqliteBackend) startGroup() {
+	b.jobs = make(chan *checkJob, 1024)
+	b.quit = make(chan struct{})
+	b.stopped = make(chan struct{})
+	go b.committer()
+}
+
+// check queues p for the committer and waits for its answer (or for ctx).
+func (b *sqliteBackend) check(ctx context.Context, p checkParams) (checkResult, error) {
+	j := jobPool.Get().(*checkJob)
+	j.ctx, j.p, j.res, j.err = ctx, p, checkResult{}, nil
+	select {
+	case b.jobs <- j:
+	case <-ctx.Done():
+		jobPool.Put(j)
+		return checkResult{}, ctx.Err()
+	case <-b.stopped:
+		jobPool.Put(j)
+		return checkResult{}, errStoreClosed
+	}
+	select {
+	case <-j.done:
+		res, err := j.res, j.err
+		j.ctx = nil
+		jobPool.Put(j)
+		return res, err
+	case <-ctx.Done():
+		// The committer still owns j (it will drop it after answering into the void).
+		return checkResult{}, ctx.Err()
+	}
+}
+
+// jobPool recycles jobs with their done channel; a job its caller abandoned is never returned,
+// so a late answer cannot reach a new owner.
+var jobPool = sync.Pool{New: func() any { return &checkJob{done: make(chan struct{}, 1)} }}
+
+func (b *sqliteBackend) committer() {
+	defer close(b.stopped)
+	group := make([]*checkJob, 0, groupMax)
+	for {
+		var j *checkJob
+		select {
+		case j = <-b.jobs:
+		case <-b.quit:
+			for {
+				select {
+				case j := <-b.jobs:
+					j.err = errStoreClosed
+					j.done <- struct{}{}
+				default:
+					return
+				}
+			}
+		}
+		group = append(group[:0], j)
+		// Let the request goroutines that are runnable reach the queue first: under load the
+		// group grows and BEGIN/COMMIT are paid once for many checks; when idle this costs
+		// one trip through the scheduler.
+		runtime.Gosched()
+	fill:
+		for len(group) < groupMax {
+			select {
+			case j := <-b.jobs:
+				group = append(group, j)
+			default:
+				break fill
+			}
+		}
+		b.runGroup(group)
+		for _, j := range group {
+			j.done <- struct{}{}
+		}
+	}
+}
+
+// runGroup runs the live checks of group in one transaction; on any failure, each alone.
+func (b *sqliteBackend) runGroup(group []*checkJob) {
+	live := 0
+	for _, j := range group {
+		if j.ctx.Err() != nil { // the caller is gone: do not count a request nobody made
+			j.err = j.ctx.Err()
+			continue
+		}
+		live++
+	}
+	if live == 0 {
+		return
+	}
+	if live > 1 && b.runTx(group) == nil {
+		return
+	}
+	for _, j := range group {
+		if j.ctx.Err() != nil {
+			j.err = j.ctx.Err()
+			continue
+		}
+		j.err = nil
+		_ = b.runTx([]*checkJob{j})
+	}
+}
+
+// runTx runs the checks in one transaction; an error leaves every job's err set.
+func (b *sqliteBackend) runTx(group []*checkJob) (err error) {
+	ctx := context.Background() // statements are not cancelled mid-group; callers wait on their own ctx
+	tx, err := b.db.BeginTx(ctx, nil)
+	if err == nil {
+		ts := sqliteTx{tx: tx}
+		for _, j := range group {
+			if j.err != nil {
+				continue
+			}
+			if j.res, err = b.checkIn(ctx, &ts, j.p); err != nil {
+				break
+			}
+		}
+		ts.closeStmts()
+		if err == nil {
+			err = tx.Commit()
+		} else {
+			_ = tx.Rollback()
+		}
+	}
+	if err != nil {
+		for _, j := range group {
+			if j.err == nil {
+				j.err = err
+			}
+		}
+	}
+	return err
+}
+
+// stopGroup ends the committer after the group in flight; queued checks get errStoreClosed.
+func (b *sqliteBackend) stopGroup() {
+	if b.quit != nil {
+		close(b.quit)
+		<-b.stopped
+	}
+}
