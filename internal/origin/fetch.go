@@ -326,6 +326,9 @@ func discard(rc io.ReadCloser) {
 
 // retryable: nothing of the answer can have been used yet and trying again may work.
 func retryable(err error) bool {
+	if isAddrRefused(err) {
+		return false
+	}
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
 		return true
@@ -339,6 +342,9 @@ func retryable(err error) bool {
 
 // mapError turns a transport failure into the client's answer: 504 for timeouts, else 502.
 func mapError(err error, actx context.Context) error {
+	if isAddrRefused(err) {
+		return ErrAddressRefused
+	}
 	if actx != nil && context.Cause(actx) == errIdle {
 		return ErrUpstreamTimeout
 	}

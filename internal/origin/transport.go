@@ -28,18 +28,20 @@ type Options struct {
 // connection's congestion and flow-control windows. Compression is off so that bytes,
 // Content-Length and Range stay exactly the upstream's.
 func NewTransport(o Options) *http.Transport {
-	d := &net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
+	d := &net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second, Control: SafeControl} // ssrf.go
 	return &http.Transport{
-		Proxy:                  o.Proxy,
-		DialContext:            d.DialContext,
-		TLSHandshakeTimeout:    o.TLSTimeout,
-		ResponseHeaderTimeout:  o.HeaderTimeout,
-		ExpectContinueTimeout:  time.Second,
-		IdleConnTimeout:        90 * time.Second,
-		MaxIdleConns:           1024,
-		MaxIdleConnsPerHost:    256,
-		DisableCompression:     true,
-		ReadBufferSize:         64 << 10,
+		Proxy:                 guardProxy(o.Proxy), // ssrf.go
+		DialContext:           d.DialContext,
+		TLSHandshakeTimeout:   o.TLSTimeout,
+		ResponseHeaderTimeout: o.HeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		DisableCompression:    true,
+		// 16 KiB = the proxy's small stream buffer, so its reads bypass this buffer (larger
+		// reads always do); a thousand slow streams then hold 16 MiB here, not 64.
+		ReadBufferSize:         16 << 10,
 		WriteBufferSize:        8 << 10,
 		MaxResponseHeaderBytes: 256 << 10,
 	}

@@ -119,8 +119,29 @@ func unhex(c byte) (byte, bool) {
 
 // RequestPath turns a raw request path into (encoded path after dot-segment removal, decoded
 // path); the decoded one is what every signature covers (SPEC §3).
+//
+// A decoded path with a "." or ".." segment is refused with ErrPathEncoding (differs from
+// SPEC §3, which lets it through): such a segment can only come from an encoded slash
+// ("/pub/..%2fprivate/x" decodes to "/pub/../private/x"), which the path policy would match as
+// /pub while AList and the local folder resolve it to /private/x, walking out of a skip-sign
+// prefix. No real file has such a segment, so no valid link is refused.
 func RequestPath(raw string) (encoded, decoded string, err error) {
 	encoded = RemoveDotSegments(raw)
 	decoded, err = DecodePath(encoded)
+	if err == nil && encoded != decoded && hasDotSegment(decoded) {
+		return encoded, "", ErrPathEncoding
+	}
 	return encoded, decoded, err
+}
+
+// hasDotSegment reports whether p has a "." or ".." segment.
+func hasDotSegment(p string) bool {
+	for p != "" {
+		var seg string
+		seg, p, _ = strings.Cut(p, "/")
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
