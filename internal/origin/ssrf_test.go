@@ -47,12 +47,37 @@ func TestRedirectToMetadataRefused(t *testing.T) {
 			hits.Add(1)
 			http.Redirect(w, r, loc, http.StatusFound)
 		}))
-		tr := NewTransport(Options{ConnectTimeout: 5 * time.Second, HeaderTimeout: 5 * time.Second})
+		for _, tr := range []interface {
+			http.RoundTripper
+			CloseIdleConnections()
+		}{NewTransport(Options{ConnectTimeout: 5 * time.Second, HeaderTimeout: 5 * time.Second}),
+			NewUpstream(Options{ConnectTimeout: 5 * time.Second, HeaderTimeout: 5 * time.Second})} {
+			hits.Store(0)
+			redirectToRefused(t, tr, up.URL, loc, &hits)
+			tr.CloseIdleConnections()
+		}
+		up.Close()
+	}
+	// A direct link to a refused address never reaches connect either.
+	d := &net.Dialer{Control: SafeControl}
+	if _, err := d.Dial("tcp", "169.254.169.254:80"); !isAddrRefused(err) {
+		t.Fatalf("dial: %v", err)
+	}
+	for _, u := range []string{"http://169.254.169.254/latest/meta-data/", "https://[fd00:ec2::254]/"} {
+		_, _, err := get(t, NewUpstream(Options{ConnectTimeout: time.Second}), "GET", u, nil)
+		if !isAddrRefused(err) {
+			t.Fatalf("%s through the download transport: %v", u, err)
+		}
+	}
+}
+
+func redirectToRefused(t *testing.T, tr http.RoundTripper, upURL, loc string, hits *atomic.Int64) {
+	{
 		var retries atomic.Int64
 		f := &Fetcher{Transport: tr, Retries: 3, RetryDelay: 50 * time.Millisecond, MaxRedirects: 3,
 			OnRetry: func() { retries.Add(1) }}
 		start := time.Now()
-		resp, err := f.Fetch(context.Background(), &Request{URL: up.URL + "/file", Method: http.MethodGet, Redirects: 3, Buf: make([]byte, 1024)})
+		resp, err := f.Fetch(context.Background(), &Request{URL: upURL + "/file", Method: http.MethodGet, Redirects: 3, Buf: make([]byte, 1024)})
 		took := time.Since(start)
 		resp.Close()
 		if !errors.Is(err, ErrAddressRefused) {
@@ -61,13 +86,6 @@ func TestRedirectToMetadataRefused(t *testing.T) {
 		if retries.Load() != 0 || hits.Load() != 1 || took > time.Second {
 			t.Errorf("%s: %d retries, %d upstream hits, took %v", loc, retries.Load(), hits.Load(), took)
 		}
-		tr.CloseIdleConnections()
-		up.Close()
-	}
-	// A direct link to a refused address never reaches connect either.
-	d := &net.Dialer{Control: SafeControl}
-	if _, err := d.Dial("tcp", "169.254.169.254:80"); !isAddrRefused(err) {
-		t.Fatalf("dial: %v", err)
 	}
 }
 
@@ -93,9 +111,21 @@ func TestOutboundProxyGuard(t *testing.T) {
 			t.Errorf("%s: %v", u, err)
 		}
 	}
+	// The download transport hands proxied requests to the same guarded http.Transport.
+	up := NewUpstream(Options{ConnectTimeout: time.Second, HeaderTimeout: time.Second, Proxy: pf})
+	defer up.CloseIdleConnections()
+	uf := &Fetcher{Transport: up}
+	if _, err := uf.Fetch(context.Background(), &Request{URL: "http://169.254.169.254/x", Method: http.MethodGet, Buf: make([]byte, 64)}); !errors.Is(err, ErrAddressRefused) {
+		t.Errorf("download transport: %v", err)
+	}
 	if hits.Load() != 0 {
 		t.Fatalf("the outbound proxy was asked %d times", hits.Load())
 	}
+	resp, err := uf.Fetch(context.Background(), &Request{URL: "http://upstream.invalid/file", Method: http.MethodGet, Buf: make([]byte, 64)})
+	if err != nil || string(resp.Head) != "via proxy" {
+		t.Fatalf("download transport, allowed host: %v", err)
+	}
+	resp.Close()
 	resp, err := f.Fetch(context.Background(), &Request{URL: "http://upstream.invalid/file", Method: http.MethodGet, Buf: make([]byte, 64)})
 	if err != nil || string(resp.Head) != "via proxy" {
 		t.Fatalf("allowed host: %v", err)

@@ -41,7 +41,7 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// Now is the clock of the signature and quota checks (tests fix it); default time.Now.
 	Now func() time.Time
-	// Transport reaches AList and the upstream links; default origin.NewTransport from the
+	// Transport reaches AList and the upstream links; default origin.NewUpstream from the
 	// configuration's UPSTREAM_* timeouts and Environ's proxy variables.
 	Transport http.RoundTripper
 	// Environ supplies HTTPS_PROXY/HTTP_PROXY/ALL_PROXY/NO_PROXY for the default transport.
@@ -106,7 +106,7 @@ func New(o Options) (*Handler, error) {
 		if err != nil {
 			return nil, err
 		}
-		h.transport = origin.NewTransport(origin.Options{ConnectTimeout: cfg.UpstreamConnectTimeout,
+		h.transport = origin.NewUpstream(origin.Options{ConnectTimeout: cfg.UpstreamConnectTimeout,
 			TLSTimeout: cfg.UpstreamTLSTimeout, HeaderTimeout: cfg.UpstreamHeaderTimeout, Proxy: pf})
 	}
 	if cfg.D.LocalRoot != "" {
