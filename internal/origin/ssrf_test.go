@@ -126,7 +126,7 @@ func TestOutboundProxyGuard(t *testing.T) {
 		t.Fatalf("download transport, allowed host: %v", err)
 	}
 	resp.Close()
-	resp, err := f.Fetch(context.Background(), &Request{URL: "http://upstream.invalid/file", Method: http.MethodGet, Buf: make([]byte, 64)})
+	resp, err = f.Fetch(context.Background(), &Request{URL: "http://upstream.invalid/file", Method: http.MethodGet, Buf: make([]byte, 64)})
 	if err != nil || string(resp.Head) != "via proxy" {
 		t.Fatalf("allowed host: %v", err)
 	}
