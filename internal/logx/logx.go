@@ -26,11 +26,10 @@ func New(w io.Writer, level, format string) *slog.Logger {
 	default:
 		l = slog.LevelInfo
 	}
-	opts := &slog.HandlerOptions{Level: l}
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(newJSONHandler(w, l))
 }
 
 // RedactKeep is the most characters of a secret that Redact lets through.
@@ -87,9 +86,22 @@ func (a AccessRecord) Denied() bool {
 // Attributes the logger carries from With come between msg and request_id; the fail2ban filter
 // allows scalar ones there. Never add a group (WithGroup) to the access logger: it would nest the
 // fields and the filter would no longer match.
+//
+// Access runs once per request, so on a JSON logger from New without With attributes it renders
+// the line itself, byte for byte what slog would write (a differential test and a fuzz test hold
+// it to that), at a fraction of slog's cost and without allocating; any other logger gets the
+// line through slog.
 func Access(l *slog.Logger, a AccessRecord) {
 	if l == nil {
 		l = slog.Default()
+	}
+	if h, ok := l.Handler().(*jsonHandler); ok {
+		if slog.LevelInfo < h.level {
+			return
+		}
+		if h.accessFast(a) {
+			return
+		}
 	}
 	ctx := context.Background()
 	if !l.Enabled(ctx, slog.LevelInfo) {
