@@ -11,11 +11,20 @@ import (
 )
 
 // BenchmarkCheck measures the cache-hit path of the proxy (every part of the check on) under
-// parallel load, each goroutine a different subnet as on a real gateway.
+// parallel load, each goroutine a different subnet as on a real gateway; "hot" sends every check
+// from one subnet (a NAT'd community, a download manager's parallel ranges, the load harness).
 func BenchmarkCheck(b *testing.B) {
 	for _, bc := range backends {
-		for _, par := range []int{1, 32} {
-			b.Run(fmt.Sprintf("%s/par%d", bc.name, par), func(b *testing.B) {
+		for _, mode := range []struct {
+			par int
+			hot bool
+		}{{1, false}, {32, false}, {32, true}} {
+			par := mode.par
+			name := fmt.Sprintf("%s/par%d", bc.name, par)
+			if mode.hot {
+				name += "-hot"
+			}
+			b.Run(name, func(b *testing.B) {
 				b.SetParallelism(par) // par goroutines per CPU: 32 is what 64 client connections look like
 				s := openStore(b, bc.fresh(b), Config{
 					WindowTime: time.Hour, RequestLimit: 1 << 30,
@@ -34,7 +43,11 @@ func BenchmarkCheck(b *testing.B) {
 				b.ResetTimer()
 				start := time.Now()
 				b.RunParallel(func(pb *testing.PB) {
-					req := CheckRequest{Scope: ScopeProxy, Subnet: fmt.Sprintf("10.0.%d.0/24", gid.Add(1)),
+					subnet := fmt.Sprintf("10.0.%d.0/24", gid.Add(1))
+					if mode.hot {
+						subnet = "10.0.0.0/24"
+					}
+					req := CheckRequest{Scope: ScopeProxy, Subnet: subnet,
 						PathHash: "h", FileSize: 1 << 20, WantLink: true}
 					local := make([]time.Duration, 0, 1024)
 					for pb.Next() {

@@ -33,22 +33,24 @@ type sqliteStmts struct {
 }
 
 var sqliteSQL = map[string]string{
-	// Everything the check reads, in one statement. A cutoff of MaxInt64 switches a part off
-	// (no row can match): ?4 ban, ?5 throttle, ?6 link, ?7 size.
+	// Everything the check reads, in one statement, without the time cutoffs: checkIn applies
+	// them, so a group of checks (sqlite_group.go) can reuse one answer for the same subnet and
+	// path whatever each check's clock says.
 	"state": `SELECT
-		(SELECT until FROM bans WHERE scope = ?1 AND subnet = ?2 AND until > ?4),
+		(SELECT until FROM bans WHERE scope = ?1 AND subnet = ?2),
 		r.window_end, r.count, r.blocked_until,
 		t.window_end, t.bytes, t.blocked_until,
 		f.window_end, f.bytes, f.blocked_until,
 		l.url, l.header, l.fetched_at,
 		th.status, th.until,
-		(SELECT size FROM sizes WHERE path_hash = ?3 AND fetched_at > ?7)
+		s.size, s.fetched_at
 		FROM (SELECT 1) AS one
 		LEFT JOIN rate_windows r ON r.scope = ?1 AND r.subnet = ?2
 		LEFT JOIN bw_usage t ON t.scope = ?1 AND t.subnet = ?2 AND t.path_hash = ''
 		LEFT JOIN bw_usage f ON f.scope = ?1 AND f.subnet = ?2 AND f.path_hash = ?3 AND ?3 <> ''
-		LEFT JOIN links l ON l.path_hash = ?3 AND l.fetched_at > ?6
-		LEFT JOIN throttle th ON th.host = l.host AND l.host <> '' AND th.until > ?5`,
+		LEFT JOIN links l ON l.path_hash = ?3
+		LEFT JOIN throttle th ON th.host = l.host AND l.host <> ''
+		LEFT JOIN sizes s ON s.path_hash = ?3`,
 	"rateSet": `INSERT INTO rate_windows (scope, subnet, window_end, count, blocked_until) VALUES (?1, ?2, ?3, ?4, ?5)
 		ON CONFLICT (scope, subnet) DO UPDATE SET window_end = excluded.window_end, count = excluded.count,
 		blocked_until = excluded.blocked_until`,
@@ -152,6 +154,9 @@ func openSQLite(ctx context.Context, path string) (*sqliteBackend, error) {
 // check is the Go twin of alist_edge_check_v1 (migrations/postgres): keep them in step. All
 // state is read by one SELECT and written back by at most two statements, inside one
 // BEGIN IMMEDIATE transaction, so concurrent checks (even from another process) serialise.
+// Within a group transaction the SELECT's answer is shared by the checks of the same subnet and
+// path, and the request counter is written once per subnet at the end (ts.rates): each check
+// still sees exactly what the one before it left, as if each had run its own statements.
 func (b *sqliteBackend) checkIn(ctx context.Context, ts *sqliteTx, p checkParams) (res checkResult, err error) {
 	res.size = -1
 
@@ -169,34 +174,30 @@ func (b *sqliteBackend) checkIn(ctx context.Context, ts *sqliteTx, p checkParams
 	if p.sizeTTL > 0 {
 		sizeAfter = p.now - p.sizeTTL
 	}
-	var (
-		banUntil                    sql.NullInt64
-		rEnd, rCount, rBlocked      sql.NullInt64
-		tEnd, tBytes, tBlocked      sql.NullInt64
-		fEnd, fBytes, fBlocked      sql.NullInt64
-		lURL, lHeader               sql.NullString
-		lFetched, thStatus, thUntil sql.NullInt64
-		size                        sql.NullInt64
-	)
-	if err := ts.stmt(ctx, &ts.state, b.st.state).QueryRowContext(ctx,
-		p.scope, p.subnet, p.path, banAfter, throttleAfter, linkAfter, sizeAfter,
-	).Scan(&banUntil, &rEnd, &rCount, &rBlocked, &tEnd, &tBytes, &tBlocked, &fEnd, &fBytes, &fBlocked,
-		&lURL, &lHeader, &lFetched, &thStatus, &thUntil, &size); err != nil {
+	row, err := ts.state(ctx, b.st.state, p)
+	if err != nil {
 		return res, err
 	}
 	refuse := func(r Reason, retry int64) (checkResult, error) {
 		return checkResult{reason: r, retry: retry, size: -1}, nil
 	}
-	if banUntil.Valid {
-		return refuse(ReasonBanned, banUntil.Int64-p.now)
+	if row.banUntil.Valid && row.banUntil.Int64 > banAfter {
+		return refuse(ReasonBanned, row.banUntil.Int64-p.now)
 	}
 
+	// The rate row as this check finds it: what an earlier check of the group set, else the
+	// database's.
+	rk := rateKey{p.scope, p.subnet}
+	rate, rateExists := ts.rates[rk]
+	if !rateExists && row.rEnd.Valid {
+		rate, rateExists = rateRow{end: row.rEnd.Int64, count: row.rCount.Int64, blocked: row.rBlocked.Int64}, true
+	}
 	// The rate row as it will be if the request is allowed (newEnd, newCount); a subnet's first
 	// request creates it even when a later stage refuses, as the Postgres function does.
 	var newEnd, newCount int64
 	if p.limit > 0 {
-		end, count, blocked := rEnd.Int64, rCount.Int64, rBlocked.Int64
-		if !rEnd.Valid {
+		end, count, blocked := rate.end, rate.count, rate.blocked
+		if !rateExists {
 			end, count, blocked = p.now+p.window, 0, 0
 		}
 		switch {
@@ -211,18 +212,14 @@ func (b *sqliteBackend) checkIn(ctx context.Context, ts *sqliteTx, p checkParams
 			if p.block > 0 {
 				blocked = p.now + p.block
 			}
-			if err := b.setRate(ctx, ts, p, end, count, blocked); err != nil {
-				return res, err
-			}
+			ts.setRate(rk, end, count, blocked)
 			return refuse(ReasonRate, blocked-p.now)
 		}
 	}
 	// A refusal past this point leaves the subnet's first window started (uncounted).
 	laterRefusal := func(r Reason, retry int64) (checkResult, error) {
-		if p.limit > 0 && !rEnd.Valid {
-			if err := b.setRate(ctx, ts, p, newEnd, 0, 0); err != nil {
-				return res, err
-			}
+		if p.limit > 0 && !rateExists {
+			ts.setRate(rk, newEnd, 0, 0)
 		}
 		return refuse(r, retry)
 	}
@@ -233,46 +230,48 @@ func (b *sqliteBackend) checkIn(ctx context.Context, ts *sqliteTx, p checkParams
 		end, bytes, blocked sql.NullInt64
 		reason              Reason
 	}{
-		{p.totalLimit, "", tEnd, tBytes, tBlocked, ReasonBandwidth},
-		{p.fileLimit, p.path, fEnd, fBytes, fBlocked, ReasonFileBandwidth},
+		{p.totalLimit, "", row.tEnd, row.tBytes, row.tBlocked, ReasonBandwidth},
+		{p.fileLimit, p.path, row.fEnd, row.fBytes, row.fBlocked, ReasonFileBandwidth},
 	} {
 		if q.limit <= 0 || !q.end.Valid {
 			continue
 		}
+		blocked := q.blocked.Int64
+		if v, ok := ts.bwBlocked[bwKey{p.scope, p.subnet, q.path}]; ok {
+			blocked = v
+		}
 		switch {
-		case q.blocked.Int64 > p.now:
-			return laterRefusal(q.reason, q.blocked.Int64-p.now)
+		case blocked > p.now:
+			return laterRefusal(q.reason, blocked-p.now)
 		case q.end.Int64 > p.now && q.bytes.Int64 >= q.limit:
-			if _, err := ts.stmt(ctx, &ts.bwBlock, b.st.bwBlock).ExecContext(ctx, p.scope, p.subnet, q.path, p.now+p.bwBlock); err != nil {
+			until := p.now + p.bwBlock
+			if _, err := ts.stmt(ctx, &ts.bwBlock, b.st.bwBlock).ExecContext(ctx, p.scope, p.subnet, q.path, until); err != nil {
 				return res, err
 			}
+			if ts.bwBlocked == nil {
+				ts.bwBlocked = make(map[bwKey]int64)
+			}
+			ts.bwBlocked[bwKey{p.scope, p.subnet, q.path}] = until
 			return laterRefusal(q.reason, p.bwBlock)
 		}
 	}
 
-	if lURL.Valid {
-		if thUntil.Valid {
-			r, err := laterRefusal(ReasonThrottled, thUntil.Int64-p.now)
-			r.status = int(thStatus.Int64)
+	if row.lURL.Valid && row.lFetched.Int64 > linkAfter {
+		if row.thUntil.Valid && row.thUntil.Int64 > throttleAfter {
+			r, err := laterRefusal(ReasonThrottled, row.thUntil.Int64-p.now)
+			r.status = int(row.thStatus.Int64)
 			return r, err
 		}
-		res.hasLink, res.url, res.header, res.fetched = true, lURL.String, lHeader.String, lFetched.Int64
+		res.hasLink, res.url, res.header, res.fetched = true, row.lURL.String, row.lHeader.String, row.lFetched.Int64
 	}
 
 	if p.limit > 0 {
-		if err := b.setRate(ctx, ts, p, newEnd, newCount, 0); err != nil {
-			return res, err
-		}
+		ts.setRate(rk, newEnd, newCount, 0)
 	}
-	if size.Valid {
-		res.size = size.Int64
+	if row.size.Valid && row.sizeFetched.Int64 > sizeAfter {
+		res.size = row.size.Int64
 	}
 	return res, nil
-}
-
-func (b *sqliteBackend) setRate(ctx context.Context, ts *sqliteTx, p checkParams, end, count, blocked int64) error {
-	_, err := ts.stmt(ctx, &ts.rateSet, b.st.rateSet).ExecContext(ctx, p.scope, p.subnet, end, count, blocked)
-	return err
 }
 
 func (b *sqliteBackend) write(ctx context.Context, wb *writeBatch) (err error) {

@@ -30,10 +30,76 @@ type checkJob struct {
 }
 
 // sqliteTx binds the prepared statements to one transaction, once per transaction rather than
-// once per statement.
+// once per statement, and holds what the group's checks share: the state rows read so far and the
+// request counters and bandwidth blocks the checks have set. Only the checks themselves write
+// inside the transaction, and they write nothing but counters and blocks, so a state row read
+// earlier in the group is still the database's answer once those two overlays are applied.
 type sqliteTx struct {
-	tx                      *sql.Tx
-	state, rateSet, bwBlock *sql.Stmt
+	tx                          *sql.Tx
+	stateStmt, rateSet, bwBlock *sql.Stmt
+
+	rows      map[rowKey]*stateRow
+	rates     map[rateKey]rateRow
+	rateOrder []rateKey
+	bwBlocked map[bwKey]int64
+}
+
+type rowKey struct{ scope, subnet, path string }
+type rateKey struct{ scope, subnet string }
+type bwKey struct{ scope, subnet, path string }
+
+type rateRow struct{ end, count, blocked int64 }
+
+// stateRow is the state SELECT's answer (sqliteSQL["state"]).
+type stateRow struct {
+	banUntil                    sql.NullInt64
+	rEnd, rCount, rBlocked      sql.NullInt64
+	tEnd, tBytes, tBlocked      sql.NullInt64
+	fEnd, fBytes, fBlocked      sql.NullInt64
+	lURL, lHeader               sql.NullString
+	lFetched, thStatus, thUntil sql.NullInt64
+	size, sizeFetched           sql.NullInt64
+}
+
+// state reads (or reuses) the state row of p's subnet and path.
+func (t *sqliteTx) state(ctx context.Context, s *sql.Stmt, p checkParams) (*stateRow, error) {
+	k := rowKey{p.scope, p.subnet, p.path}
+	if r, ok := t.rows[k]; ok {
+		return r, nil
+	}
+	r := new(stateRow)
+	if err := t.stmt(ctx, &t.stateStmt, s).QueryRowContext(ctx, p.scope, p.subnet, p.path).Scan(
+		&r.banUntil, &r.rEnd, &r.rCount, &r.rBlocked, &r.tEnd, &r.tBytes, &r.tBlocked, &r.fEnd, &r.fBytes, &r.fBlocked,
+		&r.lURL, &r.lHeader, &r.lFetched, &r.thStatus, &r.thUntil, &r.size, &r.sizeFetched); err != nil {
+		return nil, err
+	}
+	if t.rows == nil {
+		t.rows = make(map[rowKey]*stateRow)
+	}
+	t.rows[k] = r
+	return r, nil
+}
+
+// setRate records a subnet's request counter; flushRates writes it before COMMIT.
+func (t *sqliteTx) setRate(k rateKey, end, count, blocked int64) {
+	if t.rates == nil {
+		t.rates = make(map[rateKey]rateRow)
+	}
+	if _, ok := t.rates[k]; !ok {
+		t.rateOrder = append(t.rateOrder, k)
+	}
+	t.rates[k] = rateRow{end, count, blocked}
+}
+
+// flushRates writes each counter the group changed, once.
+func (t *sqliteTx) flushRates(ctx context.Context, s *sql.Stmt) error {
+	for _, k := range t.rateOrder {
+		r := t.rates[k]
+		if _, err := t.stmt(ctx, &t.rateSet, s).ExecContext(ctx, k.scope, k.subnet, r.end, r.count, r.blocked); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *sqliteTx) stmt(ctx context.Context, dst **sql.Stmt, s *sql.Stmt) *sql.Stmt {
@@ -44,7 +110,7 @@ func (t *sqliteTx) stmt(ctx context.Context, dst **sql.Stmt, s *sql.Stmt) *sql.S
 }
 
 func (t *sqliteTx) closeStmts() {
-	for _, s := range []*sql.Stmt{t.state, t.rateSet, t.bwBlock} {
+	for _, s := range []*sql.Stmt{t.stateStmt, t.rateSet, t.bwBlock} {
 		if s != nil {
 			_ = s.Close()
 		}
@@ -167,6 +233,9 @@ func (b *sqliteBackend) runTx(group []*checkJob) (err error) {
 			if j.res, err = b.checkIn(ctx, &ts, j.p); err != nil {
 				break
 			}
+		}
+		if err == nil {
+			err = ts.flushRates(ctx, b.st.rateSet)
 		}
 		ts.closeStmts()
 		if err == nil {
