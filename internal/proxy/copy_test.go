@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -112,5 +113,94 @@ func BenchmarkCopyAdaptive(b *testing.B) {
 			}
 			b.ReportMetric(float64(writes)/float64(b.N)/256, "writes/MiB")
 		})
+	}
+}
+
+// slowReader hands out one byte per Read after a pause.
+type slowReader struct {
+	r     io.Reader
+	pause time.Duration
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	time.Sleep(s.pause)
+	return s.r.Read(p[:min(len(p), 1)])
+}
+
+func TestRelayShort(t *testing.T) {
+	noGone := func() error { return nil }
+	boom := errors.New("boom")
+	src := testData(bufSize + 1)
+	for _, c := range []struct {
+		name     string
+		head     int // bytes of src already read as the head
+		body     func(rest []byte) io.Reader
+		gone     func() error
+		more     bool
+		err      error // errors.Is target; nil: success
+		wantN    int   // bytes written in the one write
+		noWrites bool
+	}{
+		{name: "head only then EOF", head: 100, body: func([]byte) io.Reader { return bytes.NewReader(nil) }, wantN: 100},
+		{name: "one byte per read", head: 1, body: func(r []byte) io.Reader { return iotest.OneByteReader(bytes.NewReader(r[:5000])) }, wantN: 5001},
+		{name: "data with EOF", head: smallBufSize, body: func(r []byte) io.Reader { return iotest.DataErrReader(bytes.NewReader(r[:64<<10])) }, wantN: smallBufSize + 64<<10},
+		{name: "fills the buffer with EOF", head: smallBufSize, body: func(r []byte) io.Reader {
+			return iotest.DataErrReader(bytes.NewReader(r[:bufSize-smallBufSize]))
+		}, wantN: bufSize},
+		// a reader that tells EOF only on the next read: the caller reads it (copyAdaptive)
+		{name: "fills the buffer, EOF later", head: smallBufSize, body: func(r []byte) io.Reader { return bytes.NewReader(r[:bufSize-smallBufSize]) }, more: true, wantN: bufSize},
+		{name: "longer than the buffer", head: smallBufSize, body: func(r []byte) io.Reader { return bytes.NewReader(r) }, more: true, wantN: bufSize},
+		{name: "upstream fails", head: 10, body: func(r []byte) io.Reader {
+			return io.MultiReader(bytes.NewReader(r[:1000]), &errReader{boom})
+		}, err: boom, wantN: 1010},
+		{name: "client gone", head: 10, body: func(r []byte) io.Reader {
+			return io.MultiReader(bytes.NewReader(r[:1000]), &errReader{boom})
+		}, gone: func() error { return errClientGone }, err: errClientGone, noWrites: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := &flushWriter{out: &bytes.Buffer{}}
+			gone := c.gone
+			if gone == nil {
+				gone = noGone
+			}
+			more, err := relayShort(w, src[:c.head], c.body(src[c.head:]), gone)
+			if more != c.more || (c.err == nil && err != nil) || (c.err != nil && !errors.Is(err, c.err)) {
+				t.Fatalf("more %v err %v, want more %v err %v", more, err, c.more, c.err)
+			}
+			if c.err != nil && c.err != errClientGone && !errors.Is(err, errAborted) {
+				t.Fatalf("err %v does not wrap errAborted", err)
+			}
+			if c.noWrites {
+				if w.writes != 0 {
+					t.Fatalf("%d writes to a client that left", w.writes)
+				}
+				return
+			}
+			if w.writes != 1 || !bytes.Equal(w.out.Bytes(), src[:c.wantN]) {
+				t.Fatalf("%d writes, %d bytes (want 1 write of %d exact bytes)", w.writes, w.n, c.wantN)
+			}
+		})
+	}
+}
+
+// TestRelayShortDoesNotHold: a body still trickling in after collectWithin is written as far
+// as it arrived, and the caller relays the rest.
+func TestRelayShortDoesNotHold(t *testing.T) {
+	src := testData(1000)
+	body := &slowReader{r: bytes.NewReader(src[1:]), pause: collectWithin / 4}
+	w := &flushWriter{out: &bytes.Buffer{}}
+	start := time.Now()
+	more, err := relayShort(w, src[:1], body, func() error { return nil })
+	if err != nil || !more {
+		t.Fatalf("more %v err %v, want more", more, err)
+	}
+	if d := time.Since(start); d > 2*time.Second { // the whole body takes 25 s
+		t.Fatalf("held the answer for %v", d)
+	}
+	if err := copyAdaptive(w, body.r, make([]byte, smallBufSize), true, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(w.out.Bytes(), src) {
+		t.Fatal("bytes differ")
 	}
 }

@@ -187,27 +187,86 @@ func (h *Handler) stream(rq *request, r *http.Request, resp *origin.Response, bu
 		h.m.ActiveStreams.Dec()
 	}()
 
-	if len(resp.Head) > 0 {
-		if _, err := rq.Write(resp.Head); err != nil {
+	gone := func() error {
+		if r.Context().Err() != nil {
 			return errClientGone
 		}
+		return nil
 	}
-	if err := resp.HeadErr; err != nil {
-		if err == io.EOF {
-			return nil
+	if resp.HeadErr == nil && resp.ContentLength >= 0 && resp.ContentLength <= bufSize {
+		// The typical Range answer: collected, then headers and body in one Write (see relayShort).
+		if more, err := relayShort(rq, resp.Head, resp.Body, gone); !more {
+			return err
 		}
-		return fmt.Errorf("%w: %w", errAborted, err)
+	} else {
+		if len(resp.Head) > 0 {
+			if _, err := rq.Write(resp.Head); err != nil {
+				return errClientGone
+			}
+		}
+		if err := resp.HeadErr; err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return fmt.Errorf("%w: %w", errAborted, err)
+		}
 	}
 	rq.Flush()
 	// A short answer (a Range, a small file) goes on the large buffer at once: few syscalls, and
 	// the buffer is back in the pool soon whatever the client's speed.
 	short := resp.ContentLength >= 0 && resp.ContentLength <= shortBody
-	return copyAdaptive(rq, resp.Body, buf, short, func() error {
-		if r.Context().Err() != nil {
-			return errClientGone
+	return copyAdaptive(rq, resp.Body, buf, short, gone)
+}
+
+// collectWithin bounds how long relayShort holds back an answer that is still arriving: a
+// healthy upstream delivers bufSize in a few milliseconds, and a slow one must not keep the
+// client (or a CDN's time-to-first-byte limit in front of us) waiting for the whole body before
+// it sees the headers. The bound is checked between reads; one stalled read is bounded by the
+// upstream idle timeout, as the head read before it was.
+const collectWithin = 100 * time.Millisecond
+
+// relayShort sends an answer that fits in one large buffer with a single Write: head and the
+// rest of body are collected first, so net/http puts the headers and the body on the wire in
+// at most two write(2)s (its 4 KiB buffer, then the rest) instead of one for the headers and
+// the head and one per upstream read, each of which costs about as much CPU as the rest of the
+// request. The large buffer is borrowed only until that Write returns.
+//
+// If the upstream fails while the body is collected, what arrived is still written before
+// errAborted is returned: the status is already committed (WriteHeader), so the client must see
+// a transfer that stops short of its Content-Length and is then aborted, exactly as if the
+// bytes had been relayed as they came, and usage counts what it got. more reports that the body
+// did not end within the buffer or within collectWithin: what was collected has been written,
+// and the caller relays the rest.
+func relayShort(w io.Writer, head []byte, body io.Reader, gone func() error) (more bool, err error) {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	n := copy(buf, head)
+	start := time.Now()
+	var rerr error
+	for n < len(buf) && time.Since(start) < collectWithin {
+		var m int
+		m, rerr = body.Read(buf[n:])
+		n += m
+		if rerr != nil {
+			break
 		}
-		return nil
-	})
+	}
+	if rerr != nil && rerr != io.EOF {
+		if gerr := gone(); gerr != nil {
+			return false, gerr
+		}
+	}
+	if _, werr := w.Write(buf[:n]); werr != nil {
+		return false, errClientGone
+	}
+	switch {
+	case rerr == io.EOF:
+		return false, nil
+	case rerr != nil:
+		return false, fmt.Errorf("%w: %w", errAborted, rerr)
+	}
+	return true, nil
 }
 
 // copyAdaptive relays body to w starting with small (the caller's small buffer): after
