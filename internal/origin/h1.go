@@ -297,7 +297,10 @@ func (t *H1Transport) exchange(ctx context.Context, pc *h1Conn, req *http.Reques
 	if t.HeaderTimeout > 0 {
 		_ = pc.SetReadDeadline(time.Time{})
 	}
-	b := &h1Body{t: t, pc: pc, rc: resp.Body, stop: stop, reusable: !resp.Close}
+	b := &h1Body{t: t, pc: pc, rc: resp.Body, stop: stop, reusable: !resp.Close, length: -1}
+	if len(resp.TransferEncoding) == 0 && resp.ContentLength >= 0 {
+		b.length = resp.ContentLength
+	}
 	if resp.Body == http.NoBody {
 		b.finish(true) // HEAD, 204, 304, Content-Length: 0: the connection is free now
 		return resp, nil
@@ -330,19 +333,84 @@ type h1Body struct {
 	stop     func() bool
 	reusable bool
 	done     bool
+	// length is the answer's Content-Length (-1: chunked or until close); read counts the body
+	// bytes delivered so far, by Read or by SpliceTo.
+	length, read int64
+	spliced      bool
 }
+
+var errBodyClosed = errors.New("http: read on closed response body")
 
 func (b *h1Body) Read(p []byte) (int, error) {
 	if b.done {
-		return 0, errors.New("http: read on closed response body")
+		if b.length >= 0 && b.read == b.length {
+			return 0, io.EOF // SpliceTo moved the last byte
+		}
+		return 0, errBodyClosed
 	}
-	n, err := b.rc.Read(p)
+	var n int
+	var err error
+	if b.spliced {
+		// net/http's body reader no longer knows where the body stands: read the rest here.
+		left := b.length - b.read
+		if int64(len(p)) > left {
+			p = p[:left]
+		}
+		n, err = b.pc.br.Read(p)
+		if b.read+int64(n) == b.length {
+			err = io.EOF
+		} else if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+	} else {
+		n, err = b.rc.Read(p)
+	}
+	b.read += int64(n)
 	if err == io.EOF {
 		b.finish(true)
 	} else if err != nil {
 		b.finish(false)
 	}
 	return n, err
+}
+
+// SpliceTo moves up to max bytes of the body straight from the upstream socket into w's
+// ReadFrom, which for a client TCP connection is splice(2): the bytes go socket → pipe → socket
+// inside the kernel, never through a user-space buffer. It applies only to a plain-TCP,
+// Content-Length-framed body whose read buffer is empty (call Read until then); ok is false
+// otherwise and nothing happened. idle bounds the upstream side of the copy (a read deadline).
+// The connection goes back to the pool when the last byte has been spliced.
+func (b *h1Body) SpliceTo(w io.ReaderFrom, max int64, idle time.Duration) (n int64, ok bool, err error) {
+	if b.done || b.length < 0 || b.pc.br.Buffered() > 0 {
+		return 0, false, nil
+	}
+	tc, isTCP := b.pc.Conn.(*net.TCPConn)
+	if !isTCP {
+		return 0, false, nil
+	}
+	left := b.length - b.read
+	if left <= 0 {
+		return 0, false, nil
+	}
+	if idle > 0 {
+		_ = tc.SetReadDeadline(time.Now().Add(idle))
+	}
+	b.spliced = true
+	n, err = w.ReadFrom(&io.LimitedReader{R: tc, N: min(max, left)})
+	b.read += n
+	if idle > 0 {
+		_ = tc.SetReadDeadline(time.Time{})
+	}
+	switch {
+	case err != nil:
+		b.finish(false)
+	case n < min(max, left):
+		err = io.ErrUnexpectedEOF // the upstream closed early
+		b.finish(false)
+	case b.read == b.length:
+		b.finish(true)
+	}
+	return n, true, err
 }
 
 func (b *h1Body) Close() error {
