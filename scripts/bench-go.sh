@@ -3,7 +3,9 @@
 #   pkg/sign        chain verify (five HMACs) and reject
 #   pkg/quota       unified Check on SQLite and on PostgreSQL (a throwaway cluster from
 #                   scripts/pgtest.sh, stopped at the end unless TEST_DATABASE_URL was given)
-#   internal/proxy  the whole handler over real listeners (cached link 1 KiB, reject)
+#   internal/origin upstream round trip, http.Transport vs H1Transport
+#   internal/logx   the JSON access line, slog vs hand-rendered
+#   internal/proxy  the whole handler over real listeners (cached link 1 KiB, reject, 64 KiB Range)
 # Knobs: COUNT=3 (-count), BENCHTIME=1s, BENCH='.' (regexp), CPU (-cpu list, default unset).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +28,6 @@ fi
 
 echo "# go test -run '^$' -bench '$BENCH' -benchmem -count $COUNT -benchtime $BENCHTIME ${cpu[*]}"
 echo "# $(date -u +%FT%TZ), $(nproc) CPUs, $(uname -r), $(go version | cut -d' ' -f3-)"
-for pkg in ./pkg/sign/ ./pkg/quota/ ./internal/proxy/; do
+for pkg in ./pkg/sign/ ./pkg/quota/ ./internal/origin/ ./internal/logx/ ./internal/proxy/; do
     go test -run '^$' -bench "$BENCH" -benchmem -count "$COUNT" -benchtime "$BENCHTIME" "${cpu[@]}" "$pkg"
 done
