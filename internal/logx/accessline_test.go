@@ -21,16 +21,7 @@ func slogLine(t testing.TB, at time.Time, a AccessRecord) string {
 	var buf bytes.Buffer
 	h := slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})
 	r := slog.NewRecord(at, slog.LevelInfo, AccessMsg, 0)
-	r.AddAttrs(
-		slog.String("request_id", a.RequestID),
-		slog.String("client_ip", a.ClientIP),
-		slog.String("subnet", a.Subnet),
-		slog.String("method", a.Method),
-		slog.Int("status", a.Status),
-		slog.Int64("bytes", a.Bytes),
-		slog.Float64("duration_ms", durationMS(a.Duration)),
-		slog.String("reason", a.Reason),
-	)
+	r.AddAttrs(a.attrs()...)
 	if err := h.Handle(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}

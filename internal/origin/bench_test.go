@@ -1,12 +1,11 @@
 package origin
 
 import (
+	"bufio"
 	"context"
-
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -54,42 +53,18 @@ func BenchmarkUpstreamRoundTrip(b *testing.B) {
 // rawUpstream answers every request on a connection with body, keep-alive, as fast as a
 // hand-written loop can.
 func rawUpstream(b *testing.B, body string) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1024\r\n\r\n" + body)
-	var wg sync.WaitGroup
-	b.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	addr, _ := scripted(b, func(c net.Conn, br *bufio.Reader) {
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			if _, err := readReqHead(br); err != nil {
 				return
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				buf := make([]byte, 4096)
-				for {
-					n, err := c.Read(buf)
-					if err != nil {
-						return
-					}
-					// one request per read is enough for a client that waits for each answer
-					if strings.Contains(string(buf[:n]), "\r\n\r\n") {
-						if _, err := c.Write(resp); err != nil {
-							return
-						}
-					}
-				}
-			}()
+			if _, err := c.Write(resp); err != nil {
+				return
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
+	return addr
 }
 
 // processCPU is the user+system CPU time of this process.

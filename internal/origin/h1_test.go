@@ -156,7 +156,7 @@ func TestH1NotReused(t *testing.T) {
 }
 
 // scripted is a raw TCP upstream: each accepted connection runs serve.
-func scripted(t *testing.T, serve func(c net.Conn, br *bufio.Reader)) (addr string, accepted *atomic.Int64) {
+func scripted(t testing.TB, serve func(c net.Conn, br *bufio.Reader)) (addr string, accepted *atomic.Int64) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -33,12 +33,7 @@ func TestSpliceStream(t *testing.T) {
 	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.ServeContent(w, r, "big.bin", time.Unix(1700000000, 0), bytes.NewReader(data))
 	}))
-	var upConns atomic.Int64
-	up.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			upConns.Add(1)
-		}
-	}
+	upConns := countNewConns(up)
 	up.Start()
 	defer up.Close()
 	e := newEnv(t, envOpts{env: map[string]string{"QUOTA_LIMIT_TOTAL_ENABLED": "true", "IPSUBNET_BANDWIDTH_LIMIT": "1TB"}})
@@ -92,7 +87,6 @@ func TestSpliceStream(t *testing.T) {
 // broken connection is not reused.
 func TestSpliceUpstreamDies(t *testing.T) {
 	const size, sent = 64 << 20, 24 << 20
-	var upConns atomic.Int64
 	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", fmt.Sprint(size))
 		w.WriteHeader(200)
@@ -109,11 +103,7 @@ func TestSpliceUpstreamDies(t *testing.T) {
 			c.Close()
 		}
 	}))
-	up.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			upConns.Add(1)
-		}
-	}
+	upConns := countNewConns(up)
 	up.Start()
 	defer up.Close()
 	e := newEnv(t, envOpts{env: map[string]string{"QUOTA_LIMIT_TOTAL_ENABLED": "true", "IPSUBNET_BANDWIDTH_LIMIT": "1TB"}})
@@ -145,4 +135,15 @@ func TestSpliceUpstreamDies(t *testing.T) {
 	if !strings.Contains(e.logs.String(), `"reason":"aborted"`) {
 		t.Fatalf("no aborted access line:\n%s", e.logs.String())
 	}
+}
+
+// countNewConns counts the TCP connections an unstarted test server will accept.
+func countNewConns(s *httptest.Server) *atomic.Int64 {
+	var n atomic.Int64
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			n.Add(1)
+		}
+	}
+	return &n
 }
