@@ -11,9 +11,11 @@
 #     proxy (SQLite) in front of benchtool's origin; peak RSS and errors
 #   - stops only what it started (by pid) and writes docs/benchmarks.md (the part between the
 #     bench-compare markers; the rest of the file is kept)
+#   - EDGESTD=1 adds edgestd: the SQLite proxy again with HTTP_SERVER=net/http (the standard library's
+#     server instead of the builtin one), for the ratio between the two in one invocation
 #   - EDGE1=1 (default) adds edge1: the SQLite proxy again with GOMAXPROCS=1 (the Go scheduler on one
 #     thread; on a box whose cores the load generator and origin share, see docs/benchmarks.md)
-# Knobs: RUNS=2, DURATION / REPEAT / SCENARIOS (passed to run.sh), EDGE_PORT=8080, EDGEPG_PORT=8083, EDGE1_PORT=8084,
+# Knobs: RUNS=2, DURATION / REPEAT / SCENARIOS (passed to run.sh), EDGE_PORT=8080, EDGEPG_PORT=8083, EDGE1_PORT=8084, EDGESTD=0, EDGESTD_PORT=8085,
 #        SLOW_CLIENTS=1000, SLOW_RATE=65536, SLOW_SECONDS=30, SKIP_SLOW=0, SKIP_PG=0,
 #        BENCH_DIR=../shared/bench, OUT=docs/benchmarks.md.
 set -euo pipefail
@@ -25,6 +27,8 @@ EDGE_PORT=${EDGE_PORT:-8080}
 EDGEPG_PORT=${EDGEPG_PORT:-8083}
 EDGE1_PORT=${EDGE1_PORT:-8084}
 EDGE1=${EDGE1:-1}
+EDGESTD=${EDGESTD:-0}
+EDGESTD_PORT=${EDGESTD_PORT:-8085}
 SLOW_CLIENTS=${SLOW_CLIENTS:-1000}
 SLOW_RATE=${SLOW_RATE:-65536}
 SLOW_SECONDS=${SLOW_SECONDS:-30}
@@ -58,7 +62,7 @@ CGO_ENABLED=0 go build -trimpath -o "$WORK/bin/proxy" ./cmd/proxy
 go build -o "$WORK/bin/benchtool" ./internal/benchtool
 BT=$WORK/bin/benchtool
 
-for port in $EDGE_PORT $EDGEPG_PORT $EDGE1_PORT 18080 18081 18082; do
+for port in $EDGE_PORT $EDGEPG_PORT $EDGE1_PORT $EDGESTD_PORT 18080 18081 18082; do
     if "$BT" wait -addr "127.0.0.1:$port" -d 100ms 2>/dev/null; then die "127.0.0.1:$port is already in use"; fi
 done
 
@@ -91,6 +95,10 @@ if [ "$EDGE1" = 1 ]; then
     proxy edge1 "$EDGE1_PORT" 9195 127.0.0.1:18082 DB_MODE=sqlite SQLITE_PATH="$WORK/edge1.db" GOMAXPROCS=1
     targets+=("edge1=custom-full:http://127.0.0.1:$EDGE1_PORT")
 fi
+if [ "$EDGESTD" = 1 ]; then
+    proxy edgestd "$EDGESTD_PORT" 9196 127.0.0.1:18082 DB_MODE=sqlite SQLITE_PATH="$WORK/edgestd.db" HTTP_SERVER=net/http
+    targets+=("edgestd=custom-full:http://127.0.0.1:$EDGESTD_PORT")
+fi
 
 CMD="DURATION=${DURATION:-12} REPEAT=${REPEAT:-2} bash run.sh compare ${targets[*]}"
 tables=()
@@ -98,7 +106,8 @@ for run in $(seq 1 "$RUNS"); do
     log "compare run $run/$RUNS: $CMD"
     out=$WORK/compare-$run.log
     (cd "$BENCH_DIR" && env SIGN_KEY="$KEY" TARGET_ENV_edge="PEER_PID=$edge_PID" \
-        TARGET_ENV_edgepg="PEER_PID=${edgepg_PID:-}" TARGET_ENV_edge1="PEER_PID=${edge1_PID:-}" bash run.sh compare "${targets[@]}") >"$out" 2>&1 \
+        TARGET_ENV_edgepg="PEER_PID=${edgepg_PID:-}" TARGET_ENV_edge1="PEER_PID=${edge1_PID:-}" \
+        TARGET_ENV_edgestd="PEER_PID=${edgestd_PID:-}" bash run.sh compare "${targets[@]}") >"$out" 2>&1 \
         || die "compare run $run failed (see $out)"
     f=$(sed -n 's/.*combined table in \(.*compare\.md\).*/\1/p' "$out" | tail -1)
     [ -f "$f" ] || die "no compare.md from run $run (see $out)"
@@ -134,7 +143,8 @@ nginx_v=$(nginx -v 2>&1 | sed 's/.*: //')
     echo "- command (in ../shared/bench, run $RUNS times): \`$CMD\`"
     echo "- edge: SQLite (WAL) unified check; edgepg: the same proxy on PostgreSQL 15 (scripts/pgtest.sh: fsync off); both"
     echo "  with the full default checks (five HMACs, path policy, one DB round trip, link cache, JSON access log);"
-    echo "  edge1 (when present): edge with GOMAXPROCS=1"
+    echo "  edge and edgepg on the builtin public server (HTTP_SERVER=builtin, the default); edge1 (when present): edge"
+    echo "  with GOMAXPROCS=1; edgestd (when present): edge with HTTP_SERVER=net/http"
     i=0
     for f in "${tables[@]}"; do
         i=$((i + 1))

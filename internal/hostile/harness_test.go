@@ -28,6 +28,7 @@ import (
 
 	"github.com/alist-edge/alist-edge/internal/alisttest"
 	"github.com/alist-edge/alist-edge/internal/config"
+	"github.com/alist-edge/alist-edge/internal/h1srv"
 	"github.com/alist-edge/alist-edge/internal/landing"
 	"github.com/alist-edge/alist-edge/internal/proxy"
 	"github.com/alist-edge/alist-edge/pkg/quota"
@@ -133,11 +134,29 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// serve starts h on a loopback listener like the production public server and records every
-// panic other than http.ErrAbortHandler (the deliberate abort of a failed stream).
-func (s *svc) serve(t testing.TB, h http.Handler) {
+// proxyServer is the server the proxies under test sit behind (HTTP_SERVER); TestMain runs the
+// package under both. The landing always runs on net/http, as in production.
+var proxyServer = "builtin"
+
+func TestMain(m *testing.M) {
+	code := 0
+	for _, engine := range []string{"builtin", "net/http"} {
+		proxyServer = engine
+		fmt.Printf("# hostile tests with the proxy behind HTTP_SERVER=%s\n", engine)
+		if code = m.Run(); code != 0 {
+			fmt.Printf("# FAILED behind HTTP_SERVER=%s\n", engine)
+			break
+		}
+	}
+	os.Exit(code)
+}
+
+// serve starts h on a loopback listener like the production public server (builtin: the
+// proxy's default h1srv) and records every panic other than http.ErrAbortHandler (the
+// deliberate abort of a failed stream).
+func (s *svc) serve(t testing.TB, h http.Handler, builtin bool) {
 	s.errLog = &syncBuffer{}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	recorded := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
 				if v != http.ErrAbortHandler {
@@ -148,7 +167,22 @@ func (s *svc) serve(t testing.TB, h http.Handler) {
 			}
 		}()
 		h.ServeHTTP(w, r)
-	}))
+	})
+	if builtin {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := &h1srv.Server{Handler: recorded, MaxHeaderBytes: 64 << 10, ReadHeaderTimeout: 10 * time.Second,
+			Logger: slog.New(slog.NewJSONHandler(s.errLog, &slog.HandlerOptions{Level: slog.LevelError}))}
+		done := make(chan struct{})
+		go func() { defer close(done); _ = b.Serve(ln) }()
+		s.addr = ln.Addr().String()
+		s.url = "http://" + s.addr
+		t.Cleanup(func() { _ = b.Close(); <-done })
+		return
+	}
+	srv := httptest.NewUnstartedServer(recorded)
 	srv.Config.MaxHeaderBytes = 64 << 10
 	srv.Config.ReadHeaderTimeout = 10 * time.Second
 	srv.Config.ErrorLog = log.New(s.errLog, "", 0)
@@ -214,7 +248,7 @@ func newProxy(t testing.TB, name string, local bool, env map[string]string) *svc
 	}
 	t.Cleanup(func() { h.Close() })
 	s.ph = h
-	s.serve(t, h)
+	s.serve(t, h, proxyServer == "builtin")
 	return s
 }
 
@@ -253,7 +287,7 @@ func newLanding(t testing.TB, env map[string]string) *svc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.serve(t, ls)
+	s.serve(t, ls, false)
 	return s
 }
 

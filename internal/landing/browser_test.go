@@ -6,8 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"os"
@@ -20,6 +20,7 @@ import (
 
 	"github.com/alist-edge/alist-edge/internal/alisttest"
 	"github.com/alist-edge/alist-edge/internal/config"
+	"github.com/alist-edge/alist-edge/internal/h1srv"
 	"github.com/alist-edge/alist-edge/internal/proxy"
 	"github.com/alist-edge/alist-edge/pkg/quota"
 	"github.com/chromedp/cdproto/browser"
@@ -48,12 +49,15 @@ func findChromium(t *testing.T) string {
 // realProxy starts internal/proxy (the download proxy of this repository) on its own
 // listener and database, in front of the same fake AList, with WORKER_ADDRESS set to its own
 // address; it checks the whole signature chain the landing produced (worker, client IP,
-// additionalInfo) and streams the file from AList.
-func realProxy(t *testing.T, alistURL, secret string, now func() time.Time) *httptest.Server {
-	srv := httptest.NewUnstartedServer(nil)
+// additionalInfo) and streams the file from AList, behind the production default public server
+// (internal/h1srv, HTTP_SERVER=builtin), so a real browser's requests go through it.
+func realProxy(t *testing.T, alistURL, secret string, now func() time.Time) *browserProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	srv := &browserProxy{URL: "http://" + ln.Addr().String()}
 	cfg, err := config.LoadProxy(map[string]string{
 		"ADDRESS": alistURL, "TOKEN": testToken, "SIGN_SECRET": secret,
-		"WORKER_ADDRESS": "http://" + srv.Listener.Addr().String(),
+		"WORKER_ADDRESS": srv.URL,
 		"SQLITE_PATH":    filepath.Join(t.TempDir(), "proxy.db"),
 	})
 	must(t, err)
@@ -64,11 +68,14 @@ func realProxy(t *testing.T, alistURL, secret string, now func() time.Time) *htt
 	t.Cleanup(func() { _ = st.Close(context.Background()) })
 	h, err := proxy.New(proxy.Options{Config: cfg, Store: st, Now: now})
 	must(t, err)
-	srv.Config.Handler = h
-	srv.Start()
-	t.Cleanup(srv.Close)
+	b := &h1srv.Server{Handler: h}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = b.Serve(ln) }()
+	t.Cleanup(func() { _ = b.Close(); <-done })
 	return srv
 }
+
+type browserProxy struct{ URL string }
 
 func artifactsDir(t *testing.T) string {
 	if d := os.Getenv("ALIST_EDGE_ARTIFACTS"); d != "" {

@@ -3,8 +3,10 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/alist-edge/alist-edge/internal/alisttest"
 	"github.com/alist-edge/alist-edge/internal/config"
+	"github.com/alist-edge/alist-edge/internal/h1srv"
 	"github.com/alist-edge/alist-edge/internal/metrics"
 	"github.com/alist-edge/alist-edge/pkg/quota"
 	"github.com/alist-edge/alist-edge/pkg/sign"
@@ -96,7 +99,7 @@ type testEnv struct {
 	local    string // served folder when ADDRESS=file://
 	store    *countingStore
 	h        *Handler
-	srv      *httptest.Server
+	srv      *testServer
 	cfg      *config.Proxy
 	environ  map[string]string
 	kr       *sign.Keyring
@@ -181,11 +184,10 @@ func newEnv(t testing.TB, o envOpts) *testEnv {
 	}
 	t.Cleanup(func() { h.Close() })
 	e.h = h
-	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	e.srv = startPublic(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer e.finished.Add(1)
 		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(e.srv.Close)
+	}), nil)
 	e.client = &http.Client{Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 16},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	t.Cleanup(e.client.CloseIdleConnections)
@@ -342,3 +344,50 @@ func newTestCounter() prometheus.Counter {
 }
 
 func quotaMeter(sink func(int64)) *quota.Meter { return quota.NewMeter(sink, 1, time.Hour) }
+
+// serverEngine is the public listener's server the package's tests run the proxy behind:
+// TestMain runs every test under both HTTP_SERVER values.
+var serverEngine = "builtin"
+
+func TestMain(m *testing.M) {
+	code := 0
+	for _, engine := range []string{"builtin", "net/http"} {
+		serverEngine = engine
+		fmt.Printf("# proxy tests behind HTTP_SERVER=%s\n", engine)
+		if code = m.Run(); code != 0 {
+			fmt.Printf("# FAILED behind HTTP_SERVER=%s\n", engine)
+			break
+		}
+	}
+	os.Exit(code)
+}
+
+// testServer is the proxy's public listener in a test.
+type testServer struct{ URL string }
+
+// startPublic serves h on 127.0.0.1 with serverEngine's server, the listener wrapped by wrap
+// when set, until the test ends.
+func startPublic(t testing.TB, h http.Handler, wrap func(net.Listener) net.Listener) *testServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	if wrap != nil {
+		ln = wrap(ln)
+	}
+	if serverEngine == "net/http" {
+		s := httptest.NewUnstartedServer(h)
+		_ = s.Listener.Close()
+		s.Listener = ln
+		s.Start()
+		t.Cleanup(s.Close)
+		return &testServer{URL: url}
+	}
+	s := &h1srv.Server{Handler: h, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s.Serve(ln) }()
+	t.Cleanup(func() { _ = s.Close(); <-done })
+	return &testServer{URL: url}
+}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -42,26 +41,21 @@ func (c *countingConn) Write(p []byte) (int, error) {
 // countingServer serves e's handler on a listener that counts the writes to the clients;
 // finished counts the requests that left the handler.
 type countingServer struct {
-	*httptest.Server
+	*testServer
 	ln       *countingListener
 	finished atomic.Int64
 }
 
 func newCountingServer(t testing.TB, e *testEnv) *countingServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs := &countingServer{ln: &countingListener{Listener: ln}}
-	cs.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	cs := &countingServer{}
+	cs.testServer = startPublic(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer cs.finished.Add(1)
 		e.h.ServeHTTP(w, r)
-	}))
-	cs.Server.Listener.Close()
-	cs.Server.Listener = cs.ln
-	cs.Start()
-	t.Cleanup(cs.Close)
+	}), func(ln net.Listener) net.Listener {
+		cs.ln = &countingListener{Listener: ln}
+		return cs.ln
+	})
 	return cs
 }
 

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alist-edge/alist-edge/internal/h1srv"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,6 +56,11 @@ type Options struct {
 	// an error. The socket is made mode 0660 (owner and group may connect) and removed at
 	// shutdown.
 	UnixSocket string
+	// Builtin serves a plain (non-TLS) public listener with internal/h1srv instead of net/http
+	// (HTTP_SERVER=builtin); see that package for why and what it refuses. Refused, when set,
+	// is told the status of each request it refuses before the handler.
+	Builtin bool
+	Refused func(status int)
 }
 
 // AdminHandler serves /metrics, /healthz (alive, no I/O) and /readyz.
@@ -113,13 +119,19 @@ func Run(ctx context.Context, o Options) error {
 	}
 	pub := &http.Server{Handler: o.Public, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 		MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
-	servers := []*http.Server{pub}
+	servers := []stoppable{pub}
 	errc := make(chan error, 2)
-	if certs != nil {
+	switch {
+	case certs != nil:
 		// ServeTLS adds "h2" to NextProtos and configures HTTP/2 on pub.
 		pub.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get}
 		go func() { errc <- pub.ServeTLS(pubLn, "", "") }()
-	} else {
+	case o.Builtin:
+		b := &h1srv.Server{Handler: o.Public, ReadHeaderTimeout: pub.ReadHeaderTimeout, IdleTimeout: pub.IdleTimeout,
+			MaxHeaderBytes: pub.MaxHeaderBytes, Logger: log, Refused: o.Refused}
+		servers[0] = b
+		go func() { errc <- b.Serve(pubLn) }()
+	default:
 		go func() { errc <- pub.Serve(pubLn) }()
 	}
 	var adminAddr net.Addr
@@ -129,7 +141,8 @@ func Run(ctx context.Context, o Options) error {
 		servers = append(servers, adm)
 		go func() { errc <- adm.Serve(admLn) }()
 	}
-	log.Info("listening", "public", pubLn.Addr().String(), "network", pubLn.Addr().Network(), "tls", certs != nil, "admin", o.AdminAddr)
+	log.Info("listening", "public", pubLn.Addr().String(), "network", pubLn.Addr().Network(), "tls", certs != nil,
+		"server", serverName(certs != nil, o.Builtin), "admin", o.AdminAddr)
 	if o.Listening != nil {
 		o.Listening(pubLn.Addr(), adminAddr)
 	}
@@ -163,6 +176,19 @@ func Run(ctx context.Context, o Options) error {
 		return errors.Join(serveErr, cleanupErr)
 	}
 	return cleanupErr
+}
+
+// stoppable is what Run needs of a server to stop it: net/http's and h1srv's.
+type stoppable interface {
+	Shutdown(context.Context) error
+	Close() error
+}
+
+func serverName(tls, builtin bool) string {
+	if builtin && !tls {
+		return "builtin"
+	}
+	return "net/http"
 }
 
 // listenPublic opens the public listener: the unix socket when set, else TCP ListenAddr.

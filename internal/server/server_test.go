@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -299,6 +300,12 @@ func shortDir(t *testing.T) string {
 }
 
 func TestUnixSocket(t *testing.T) {
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) { testUnixSocket(t, srv.builtin) })
+	}
+}
+
+func testUnixSocket(t *testing.T, builtin bool) {
 	sock := filepath.Join(shortDir(t), "proxy.sock")
 	// a stale socket left by a crashed process
 	ln, err := net.Listen("unix", sock)
@@ -310,7 +317,7 @@ func TestUnixSocket(t *testing.T) {
 	if _, err := os.Lstat(sock); err != nil {
 		t.Fatalf("stale socket not left: %v", err)
 	}
-	r := start(t, Options{Public: protoHandler(), ListenAddr: "127.0.0.1:1", UnixSocket: sock, AdminAddr: "127.0.0.1:0"})
+	r := start(t, Options{Public: protoHandler(), ListenAddr: "127.0.0.1:1", UnixSocket: sock, AdminAddr: "127.0.0.1:0", Builtin: builtin})
 	if r.pub.Network() != "unix" {
 		t.Fatalf("public listener on %s", r.pub.Network())
 	}
@@ -381,7 +388,7 @@ func TestAdminListenFailureReleasesPublic(t *testing.T) {
 
 // slowServer runs a public handler that sends its headers, tells started, then finishes after
 // hold (or when its connection is aborted).
-func slowServer(t *testing.T, hold, shutdownTimeout time.Duration, cleanup *atomic.Int32) (*running, chan struct{}, *atomic.Bool) {
+func slowServer(t *testing.T, builtin bool, hold, shutdownTimeout time.Duration, cleanup *atomic.Int32) (*running, chan struct{}, *atomic.Bool) {
 	started := make(chan struct{}, 1)
 	var finished atomic.Bool
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -395,7 +402,7 @@ func slowServer(t *testing.T, hold, shutdownTimeout time.Duration, cleanup *atom
 		case <-r.Context().Done():
 		}
 	})
-	r := start(t, Options{Public: h, ShutdownTimeout: shutdownTimeout, Cleanup: func(context.Context) error {
+	r := start(t, Options{Public: h, Builtin: builtin, ShutdownTimeout: shutdownTimeout, Cleanup: func(context.Context) error {
 		if !finished.Load() && hold < shutdownTimeout {
 			t.Error("cleanup ran before the in-flight response finished")
 		}
@@ -405,9 +412,21 @@ func slowServer(t *testing.T, hold, shutdownTimeout time.Duration, cleanup *atom
 	return r, started, &finished
 }
 
+// servers are the plain public listener's two servers (HTTP_SERVER).
+var servers = []struct {
+	name    string
+	builtin bool
+}{{"net/http", false}, {"builtin", true}}
+
 func TestGracefulShutdownLetsInFlightFinish(t *testing.T) {
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) { testGracefulShutdownLetsInFlightFinish(t, srv.builtin) })
+	}
+}
+
+func testGracefulShutdownLetsInFlightFinish(t *testing.T, builtin bool) {
 	var cleanups atomic.Int32
-	r, started, finished := slowServer(t, 500*time.Millisecond, 10*time.Second, &cleanups)
+	r, started, finished := slowServer(t, builtin, 500*time.Millisecond, 10*time.Second, &cleanups)
 	type result struct {
 		body string
 		err  error
@@ -445,8 +464,14 @@ func TestGracefulShutdownLetsInFlightFinish(t *testing.T) {
 }
 
 func TestGracefulShutdownAbortsAfterTimeout(t *testing.T) {
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) { testGracefulShutdownAbortsAfterTimeout(t, srv.builtin) })
+	}
+}
+
+func testGracefulShutdownAbortsAfterTimeout(t *testing.T, builtin bool) {
 	var cleanups atomic.Int32
-	r, started, finished := slowServer(t, time.Minute, 300*time.Millisecond, &cleanups)
+	r, started, finished := slowServer(t, builtin, time.Minute, 300*time.Millisecond, &cleanups)
 	res := make(chan error, 1)
 	go func() {
 		resp, err := http.Get("http://" + r.pub.String() + "/slow")
@@ -479,5 +504,31 @@ func TestGracefulShutdownAbortsAfterTimeout(t *testing.T) {
 	}
 	if cleanups.Load() != 1 {
 		t.Fatalf("cleanup ran %d times", cleanups.Load())
+	}
+}
+
+// TestBuiltinRefusedCounted: a request the builtin server refuses itself (Transfer-Encoding) gets its
+// plain 400, never reaches the handler, and is reported to Refused (the http_refused_total
+// metric).
+func TestBuiltinRefusedCounted(t *testing.T) {
+	var refused, handled atomic.Int32
+	var status atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handled.Add(1) })
+	r := start(t, Options{Public: h, Builtin: true, Refused: func(s int) { refused.Add(1); status.Store(int32(s)) }})
+	c, err := net.Dial("tcp", r.pub.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nHost: a\r\n\r\n0\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotImplemented || refused.Load() != 1 || status.Load() != 501 || handled.Load() != 0 {
+		t.Fatalf("status %d, refused %d (%d), handled %d", resp.StatusCode, refused.Load(), status.Load(), handled.Load())
 	}
 }
