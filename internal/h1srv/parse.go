@@ -309,7 +309,7 @@ func (b *requestBody) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	if b.expectContinue && !b.sawRead {
-		if b.w != nil && !b.w.headSent {
+		if b.w != nil && !b.w.finalStatus.Load() {
 			_ = writeAll(b.c, []byte("HTTP/1.1 100 Continue\r\n\r\n"))
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -67,6 +68,9 @@ type response struct {
 	closeAfter    bool
 	handlerDone   bool
 	deadlineSet   bool // the handler set a write deadline: cleared when the request ends
+	// finalStatus is set once the final status is chosen: a body read after it sends no
+	// "100 Continue" (as net/http). Atomic: the body may be read on another goroutine.
+	finalStatus atomic.Bool
 }
 
 // sniffLen is how many body bytes Content-Type detection looks at.
@@ -92,6 +96,7 @@ func (w *response) WriteHeader(code int) {
 		return
 	}
 	w.status, w.wroteHeader = code, true
+	w.finalStatus.Store(true)
 	if cl := w.header["Content-Length"]; len(cl) > 0 {
 		if v, err := strconv.ParseInt(cl[0], 10, 64); err == nil && v >= 0 {
 			w.contentLength = v
