@@ -77,23 +77,10 @@ func forEachServer(t *testing.T, f func(t *testing.T, k lcKind)) {
 	}
 }
 
-// lcConn is a raw client connection.
-type lcConn struct {
-	t  testing.TB
-	c  net.Conn
-	br *bufio.Reader
-}
+// lcConn is conformance_test.go's raw client connection, with the lifecycle tests' helpers.
+type lcConn = client
 
-func lcDial(t testing.TB, addr string) *lcConn {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	return &lcConn{t: t, c: c, br: bufio.NewReader(c)}
-}
+func lcDial(t testing.TB, addr string) *lcConn { return dialServer(t, addr) }
 
 func (c *lcConn) get(path string) {
 	c.t.Helper()

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/alist-edge/alist-edge/internal/testutil"
 	"io"
 	"log"
 	"log/slog"
@@ -103,29 +104,8 @@ func (o *respOutcome) String() string {
 	return fmt.Sprintf("%+v", c)
 }
 
-// syncBuffer is a log sink shared by a server and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Reset() {
-	s.mu.Lock()
-	s.b.Reset()
-	s.mu.Unlock()
-}
+// syncBuffer is a log sink shared by servers and the test.
+type syncBuffer = testutil.SyncBuffer
 
 // respErrClass turns a client-side error into a comparable word.
 func respErrClass(err error) string {
