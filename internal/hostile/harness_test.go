@@ -122,20 +122,7 @@ type syncBuffer = testutil.SyncBuffer
 
 // proxyServer is the server the proxies under test sit behind (HTTP_SERVER); TestMain runs the
 // package under both. The landing always runs on net/http, as in production.
-var proxyServer = "builtin"
-
-func TestMain(m *testing.M) {
-	code := 0
-	for _, engine := range []string{"builtin", "net/http"} {
-		proxyServer = engine
-		fmt.Printf("# hostile tests with the proxy behind HTTP_SERVER=%s\n", engine)
-		if code = m.Run(); code != 0 {
-			fmt.Printf("# FAILED behind HTTP_SERVER=%s\n", engine)
-			break
-		}
-	}
-	os.Exit(code)
-}
+var proxyServer = "net/http"
 
 // serve starts h on a loopback listener like the production public server (builtin: the
 // proxy's default h1srv) and records every panic other than http.ErrAbortHandler (the

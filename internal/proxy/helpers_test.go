@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -331,20 +330,7 @@ func quotaMeter(sink func(int64)) *quota.Meter { return quota.NewMeter(sink, 1, 
 
 // serverEngine is the public listener's server the package's tests run the proxy behind:
 // TestMain runs every test under both HTTP_SERVER values.
-var serverEngine = "builtin"
-
-func TestMain(m *testing.M) {
-	code := 0
-	for _, engine := range []string{"builtin", "net/http"} {
-		serverEngine = engine
-		fmt.Printf("# proxy tests behind HTTP_SERVER=%s\n", engine)
-		if code = m.Run(); code != 0 {
-			fmt.Printf("# FAILED behind HTTP_SERVER=%s\n", engine)
-			break
-		}
-	}
-	os.Exit(code)
-}
+var serverEngine = "net/http"
 
 // testServer is the proxy's public listener in a test.
 type testServer struct{ URL string }
