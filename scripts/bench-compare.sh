@@ -11,11 +11,11 @@
 #     proxy (SQLite) in front of benchtool's origin; peak RSS and errors
 #   - stops only what it started (by pid) and writes docs/benchmarks.md (the part between the
 #     bench-compare markers; the rest of the file is kept)
-#   - EDGESTD=1 adds edgestd: the SQLite proxy again with HTTP_SERVER=net/http (the standard library's
-#     server instead of the builtin one), for the ratio between the two in one invocation
+#   - BASE_REV=<git revision> adds base: the SQLite proxy built from that revision (a before/after
+#     comparison of a change in one invocation; the revision is checked out in a temporary worktree)
 #   - EDGE1=1 (default) adds edge1: the SQLite proxy again with GOMAXPROCS=1 (the Go scheduler on one
 #     thread; on a box whose cores the load generator and origin share, see docs/benchmarks.md)
-# Knobs: RUNS=2, DURATION / REPEAT / SCENARIOS (passed to run.sh), EDGE_PORT=8080, EDGEPG_PORT=8083, EDGE1_PORT=8084, EDGESTD=0, EDGESTD_PORT=8085,
+# Knobs: RUNS=2, DURATION / REPEAT / SCENARIOS (passed to run.sh), EDGE_PORT=8080, EDGEPG_PORT=8083, EDGE1_PORT=8084, BASE_REV=, BASE_PORT=8085,
 #        SLOW_CLIENTS=1000, SLOW_RATE=65536, SLOW_SECONDS=30, SKIP_SLOW=0, SKIP_PG=0,
 #        BENCH_DIR=../shared/bench, OUT=docs/benchmarks.md.
 set -euo pipefail
@@ -27,8 +27,8 @@ EDGE_PORT=${EDGE_PORT:-8080}
 EDGEPG_PORT=${EDGEPG_PORT:-8083}
 EDGE1_PORT=${EDGE1_PORT:-8084}
 EDGE1=${EDGE1:-1}
-EDGESTD=${EDGESTD:-0}
-EDGESTD_PORT=${EDGESTD_PORT:-8085}
+BASE_REV=${BASE_REV:-}
+BASE_PORT=${BASE_PORT:-8085}
 SLOW_CLIENTS=${SLOW_CLIENTS:-1000}
 SLOW_RATE=${SLOW_RATE:-65536}
 SLOW_SECONDS=${SLOW_SECONDS:-30}
@@ -60,9 +60,14 @@ log "building into $WORK/bin"
 mkdir -p "$WORK/bin" "$WORK/data"
 CGO_ENABLED=0 go build -trimpath -o "$WORK/bin/proxy" ./cmd/proxy
 go build -o "$WORK/bin/benchtool" ./internal/benchtool
+if [ -n "$BASE_REV" ]; then
+    git worktree add -q --detach "$WORK/base-src" "$BASE_REV" || die "cannot check out BASE_REV=$BASE_REV"
+    (cd "$WORK/base-src" && CGO_ENABLED=0 go build -trimpath -o "$WORK/bin/proxy-base" ./cmd/proxy) || die "building BASE_REV failed"
+    git worktree remove --force "$WORK/base-src"
+fi
 BT=$WORK/bin/benchtool
 
-for port in $EDGE_PORT $EDGEPG_PORT $EDGE1_PORT $EDGESTD_PORT 18080 18081 18082; do
+for port in $EDGE_PORT $EDGEPG_PORT $EDGE1_PORT $BASE_PORT 18080 18081 18082; do
     if "$BT" wait -addr "127.0.0.1:$port" -d 100ms 2>/dev/null; then die "127.0.0.1:$port is already in use"; fi
 done
 
@@ -73,7 +78,7 @@ proxy() {
         ADDRESS="http://$alist" TOKEN="$KEY" WORKER_ADDRESS="http://127.0.0.1:$port" IPV4_ONLY=false \
         LISTEN_ADDR="127.0.0.1:$port" ADMIN_ADDR="127.0.0.1:$admin" \
         IPSUBNET_WINDOWTIME_LIMIT=1000000000 WINDOW_TIME=1h LINK_TTL=30m LOG_LEVEL=info LOG_FORMAT=json "$@" \
-        "$WORK/bin/proxy" 2>"$WORK/$name.log" &
+        "$WORK/bin/${PROXY_BIN:-proxy}" 2>"$WORK/$name.log" &
     PIDS+=($!)
     eval "${name}_PID=$!"
     "$BT" wait -addr "127.0.0.1:$port" -d 20s || die "$name did not come up (see $WORK/$name.log)"
@@ -95,9 +100,9 @@ if [ "$EDGE1" = 1 ]; then
     proxy edge1 "$EDGE1_PORT" 9195 127.0.0.1:18082 DB_MODE=sqlite SQLITE_PATH="$WORK/edge1.db" GOMAXPROCS=1
     targets+=("edge1=custom-full:http://127.0.0.1:$EDGE1_PORT")
 fi
-if [ "$EDGESTD" = 1 ]; then
-    proxy edgestd "$EDGESTD_PORT" 9196 127.0.0.1:18082 DB_MODE=sqlite SQLITE_PATH="$WORK/edgestd.db" HTTP_SERVER=net/http
-    targets+=("edgestd=custom-full:http://127.0.0.1:$EDGESTD_PORT")
+if [ -n "$BASE_REV" ]; then
+    PROXY_BIN=proxy-base proxy base "$BASE_PORT" 9196 127.0.0.1:18082 DB_MODE=sqlite SQLITE_PATH="$WORK/base.db"
+    targets+=("base=custom-full:http://127.0.0.1:$BASE_PORT")
 fi
 
 CMD="DURATION=${DURATION:-12} REPEAT=${REPEAT:-2} bash run.sh compare ${targets[*]}"
@@ -143,8 +148,7 @@ nginx_v=$(nginx -v 2>&1 | sed 's/.*: //')
     echo "- command (in ../shared/bench, run $RUNS times): \`$CMD\`"
     echo "- edge: SQLite (WAL) unified check; edgepg: the same proxy on PostgreSQL 15 (scripts/pgtest.sh: fsync off); both"
     echo "  with the full default checks (five HMACs, path policy, one DB round trip, link cache, JSON access log);"
-    echo "  edge and edgepg on the builtin public server (HTTP_SERVER=builtin, the default); edge1 (when present): edge"
-    echo "  with GOMAXPROCS=1; edgestd (when present): edge with HTTP_SERVER=net/http"
+    echo "  edge1 (when present): edge with GOMAXPROCS=1; base (when present): edge built from $BASE_REV"
     i=0
     for f in "${tables[@]}"; do
         i=$((i + 1))

@@ -3,9 +3,8 @@
 #   pkg/sign        chain verify (five HMACs) and reject
 #   pkg/quota       unified Check on SQLite and on PostgreSQL (a throwaway cluster from
 #                   scripts/pgtest.sh, stopped at the end unless TEST_DATABASE_URL was given)
-#   internal/origin upstream round trip, http.Transport vs H1Transport
+#   internal/origin upstream round trip through the tuned http.Transport
 #   internal/logx   the JSON access line, slog vs hand-rendered
-#   internal/h1srv  the public server, net/http vs builtin, one trivial 1 KiB answer per request
 #   internal/proxy  the whole handler over real listeners (cached link 1 KiB, reject, 64 KiB Range)
 # Knobs: COUNT=3 (-count), BENCHTIME=1s, BENCH='.' (regexp), CPU (-cpu list, default unset).
 set -euo pipefail
@@ -29,6 +28,6 @@ fi
 
 echo "# go test -run '^$' -bench '$BENCH' -benchmem -count $COUNT -benchtime $BENCHTIME ${cpu[*]}"
 echo "# $(date -u +%FT%TZ), $(nproc) CPUs, $(uname -r), $(go version | cut -d' ' -f3-)"
-for pkg in ./pkg/sign/ ./pkg/quota/ ./internal/origin/ ./internal/logx/ ./internal/h1srv/ ./internal/proxy/; do
+for pkg in ./pkg/sign/ ./pkg/quota/ ./internal/origin/ ./internal/logx/ ./internal/proxy/; do
     go test -run '^$' -bench "$BENCH" -benchmem -count "$COUNT" -benchtime "$BENCHTIME" "${cpu[@]}" "$pkg"
 done

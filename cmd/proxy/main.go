@@ -15,7 +15,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -104,8 +103,6 @@ func serve(ctx context.Context, cfg *config.Proxy, env map[string]string, enviro
 		Public: h, ListenAddr: cfg.ListenAddr, AdminAddr: cfg.AdminAddr, Registry: m.Registry,
 		Ready: h.Ready, ShutdownTimeout: cfg.ShutdownTimeout, Logger: log,
 		TLSCertFile: cfg.TLSCertFile, TLSKeyFile: cfg.TLSKeyFile, UnixSocket: cfg.UnixSocket,
-		Builtin: cfg.HTTPServer == "builtin",
-		Refused: func(status int) { m.HTTPRefused.WithLabelValues(strconv.Itoa(status)).Inc() },
 		Cleanup: func(ctx context.Context) error {
 			_ = h.Close()
 			return store.Close(ctx) // flushes usage recorded by the last streams

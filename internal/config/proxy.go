@@ -57,11 +57,6 @@ type Proxy struct {
 	// CLIENT_IDLE_TIMEOUT: a download whose client accepts no bytes for this long is dropped
 	// (a client that stops reading must not hold a connection and an upstream stream forever).
 	ClientIdleTimeout time.Duration `env:"CLIENT_IDLE_TIMEOUT" envDefault:"120s"`
-	// HTTP_SERVER picks the plain-HTTP public listener's server: "builtin" (internal/h1srv, a
-	// strict HTTP/1.1 server that costs about half the CPU per small request) or "net/http"
-	// (the standard library's, the fallback if a client ever trips the builtin's strictness).
-	// TLS listeners always use net/http (HTTP/2).
-	HTTPServer string `env:"HTTP_SERVER" envDefault:"builtin"`
 
 	// Derived at load time.
 	D ProxyDerived `env:"-"`
@@ -120,9 +115,6 @@ func LoadProxy(environ map[string]string) (*Proxy, error) {
 	c.D.Hosts = splitList(strings.ToLower(c.ThrottleHostnames))
 	if c.UpstreamRetries < 0 || c.UpstreamRetries > 10 {
 		p.Addf("UPSTREAM_RETRIES=%d; accepted: 0 to 10", c.UpstreamRetries)
-	}
-	if c.HTTPServer != "builtin" && c.HTTPServer != "net/http" {
-		p.Addf("HTTP_SERVER=%q; accepted: builtin, net/http", c.HTTPServer)
 	}
 	if c.MaxRedirects < 0 || c.MaxRedirects > 20 {
 		p.Addf("MAX_REDIRECTS=%d; accepted: 0 to 20", c.MaxRedirects)

@@ -27,7 +27,6 @@ import (
 
 	"github.com/alist-edge/alist-edge/internal/alisttest"
 	"github.com/alist-edge/alist-edge/internal/config"
-	"github.com/alist-edge/alist-edge/internal/h1srv"
 	"github.com/alist-edge/alist-edge/internal/landing"
 	"github.com/alist-edge/alist-edge/internal/proxy"
 	"github.com/alist-edge/alist-edge/internal/testutil"
@@ -120,14 +119,9 @@ func (s *svc) clock() time.Time {
 // syncBuffer is a log sink shared by servers and the test.
 type syncBuffer = testutil.SyncBuffer
 
-// proxyServer is the server the proxies under test sit behind (HTTP_SERVER); TestMain runs the
-// package under both. The landing always runs on net/http, as in production.
-var proxyServer = "net/http"
-
-// serve starts h on a loopback listener like the production public server (builtin: the
-// proxy's default h1srv) and records every panic other than http.ErrAbortHandler (the
+// serve starts h on a loopback listener like the production public server and records every panic other than http.ErrAbortHandler (the
 // deliberate abort of a failed stream).
-func (s *svc) serve(t testing.TB, h http.Handler, builtin bool) {
+func (s *svc) serve(t testing.TB, h http.Handler) {
 	s.errLog = &syncBuffer{}
 	recorded := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
@@ -141,20 +135,6 @@ func (s *svc) serve(t testing.TB, h http.Handler, builtin bool) {
 		}()
 		h.ServeHTTP(w, r)
 	})
-	if builtin {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := &h1srv.Server{Handler: recorded, MaxHeaderBytes: 64 << 10, ReadHeaderTimeout: 10 * time.Second,
-			Logger: slog.New(slog.NewJSONHandler(s.errLog, &slog.HandlerOptions{Level: slog.LevelError}))}
-		done := make(chan struct{})
-		go func() { defer close(done); _ = b.Serve(ln) }()
-		s.addr = ln.Addr().String()
-		s.url = "http://" + s.addr
-		t.Cleanup(func() { _ = b.Close(); <-done })
-		return
-	}
 	srv := httptest.NewUnstartedServer(recorded)
 	srv.Config.MaxHeaderBytes = 64 << 10
 	srv.Config.ReadHeaderTimeout = 10 * time.Second
@@ -221,7 +201,7 @@ func newProxy(t testing.TB, name string, local bool, env map[string]string) *svc
 	}
 	t.Cleanup(func() { h.Close() })
 	s.ph = h
-	s.serve(t, h, proxyServer == "builtin")
+	s.serve(t, h)
 	return s
 }
 
@@ -260,7 +240,7 @@ func newLanding(t testing.TB, env map[string]string) *svc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.serve(t, ls, false)
+	s.serve(t, ls)
 	return s
 }
 

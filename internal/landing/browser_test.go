@@ -20,7 +20,6 @@ import (
 
 	"github.com/alist-edge/alist-edge/internal/alisttest"
 	"github.com/alist-edge/alist-edge/internal/config"
-	"github.com/alist-edge/alist-edge/internal/h1srv"
 	"github.com/alist-edge/alist-edge/internal/proxy"
 	"github.com/alist-edge/alist-edge/pkg/quota"
 	"github.com/chromedp/cdproto/browser"
@@ -49,8 +48,8 @@ func findChromium(t *testing.T) string {
 // realProxy starts internal/proxy (the download proxy of this repository) on its own
 // listener and database, in front of the same fake AList, with WORKER_ADDRESS set to its own
 // address; it checks the whole signature chain the landing produced (worker, client IP,
-// additionalInfo) and streams the file from AList, behind the production default public server
-// (internal/h1srv, HTTP_SERVER=builtin), so a real browser's requests go through it.
+// additionalInfo) and streams the file from AList, behind net/http's server as in production, so a real browser's
+// requests go through it.
 func realProxy(t *testing.T, alistURL, secret string, now func() time.Time) *browserProxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
@@ -68,7 +67,7 @@ func realProxy(t *testing.T, alistURL, secret string, now func() time.Time) *bro
 	t.Cleanup(func() { _ = st.Close(context.Background()) })
 	h, err := proxy.New(proxy.Options{Config: cfg, Store: st, Now: now})
 	must(t, err)
-	b := &h1srv.Server{Handler: h}
+	b := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = b.Serve(ln) }()
 	t.Cleanup(func() { _ = b.Close(); <-done })

@@ -41,10 +41,6 @@ type Metrics struct {
 	FailOpen prometheus.Counter
 	// UpstreamRetries counts retried upstream attempts.
 	UpstreamRetries prometheus.Counter
-	// HTTPRefused counts requests the builtin public server (internal/h1srv) refused before any
-	// handler, by status (400, 405, 417, 431, 501, 505): a rise means some client or front proxy
-	// sends framing it does not accept (HTTP_SERVER=net/http is the fallback).
-	HTTPRefused *prometheus.CounterVec
 }
 
 // New registers the metrics of service ("proxy" or "landing") on a fresh registry, with the
@@ -81,8 +77,6 @@ func New(service string) *Metrics {
 			Help: "Requests served without limits because the database failed (PG_ERROR_HANDLE=fail-open).", ConstLabels: constLabels}),
 		UpstreamRetries: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "upstream_retries_total",
 			Help: "Upstream attempts retried before the first byte.", ConstLabels: constLabels}),
-		HTTPRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "http_refused_total",
-			Help: "Requests the builtin HTTP/1.1 server refused before any handler, by status.", ConstLabels: constLabels}, []string{"status"}),
 	}
 	version := "devel"
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
@@ -92,7 +86,7 @@ func New(service string) *Metrics {
 		Help: "Build information; always 1.", ConstLabels: prometheus.Labels{"service": service, "version": version}})
 	buildInfo.Set(1)
 	reg.MustRegister(m.Requests, m.Responses, m.Denials, m.BytesStreamed, m.ActiveStreams, m.UpstreamTTFB, m.AlistDuration,
-		m.DBRoundTrip, m.LinkCache, m.ThrottleProtections, m.FailOpen, m.UpstreamRetries, m.HTTPRefused, buildInfo,
+		m.DBRoundTrip, m.LinkCache, m.ThrottleProtections, m.FailOpen, m.UpstreamRetries, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

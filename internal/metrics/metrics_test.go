@@ -31,7 +31,6 @@ func touched(service string) *metrics.Metrics {
 	m.Denials.WithLabelValues("rate_limit").Inc()
 	m.AlistDuration.WithLabelValues("fs_link").Observe(0.01)
 	m.LinkCache.WithLabelValues("hit").Inc()
-	m.HTTPRefused.WithLabelValues("400").Inc()
 	return m
 }
 
@@ -128,7 +127,6 @@ var allowedLabels = map[string]bool{
 	"class":    true, // 1xx … 5xx
 	"endpoint": true, // fs_link | fs_get
 	"result":   true, // hit | miss
-	"status":   true, // http_refused_total: the builtin server's fixed refusal statuses (400, 405, 417, 431, 501, 505)
 }
 
 var forbiddenLabel = regexp.MustCompile(`(?i)(path|ip|addr|subnet|host|url|file|client|user|token|sign)`)

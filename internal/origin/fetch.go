@@ -379,21 +379,6 @@ func (b *idleBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Splicer is a body whose rest can be moved by the kernel (H1Transport's bodies).
-type Splicer interface {
-	SpliceTo(w io.ReaderFrom, max int64, idle time.Duration) (n int64, ok bool, err error)
-}
-
-// SpliceTo splices up to max bytes of the body into w when the transport's body allows it (see
-// h1Body.SpliceTo), the upstream side bounded by the idle timeout; ok is false when it does not.
-func (b *idleBody) SpliceTo(w io.ReaderFrom, max int64) (n int64, ok bool, err error) {
-	s, can := b.rc.(Splicer)
-	if !can {
-		return 0, false, nil
-	}
-	return s.SpliceTo(w, max, b.d)
-}
-
 func (b *idleBody) Close() error {
 	if b.t != nil {
 		b.t.Stop()

@@ -47,18 +47,10 @@ func NewTransport(o Options) *http.Transport {
 	}
 }
 
-// NewUpstream returns the proxy's upstream client: H1Transport for the downloads themselves
-// (bodiless GET/HEAD sent direct), NewTransport's http.Transport for everything else.
-func NewUpstream(o Options) *H1Transport {
-	return &H1Transport{
-		Fallback:       NewTransport(o),
-		Proxy:          o.Proxy,
-		Dialer:         &net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second, Control: SafeControl}, // ssrf.go
-		TLSTimeout:     o.TLSTimeout,
-		HeaderTimeout:  o.HeaderTimeout,
-		ReadBufferSize: 16 << 10,
-	}
-}
+// NewUpstream returns the proxy's upstream client (AList's API and the downloads): net/http's
+// Transport, tuned by NewTransport. It checks a pooled connection before reusing it, so an
+// answer an upstream sends unprompted on an idle connection never reaches another request.
+func NewUpstream(o Options) *http.Transport { return NewTransport(o) }
 
 // ProxyFromEnviron builds the outbound proxy choice from HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and
 // NO_PROXY (upper or lower case; upper wins). ALL_PROXY is the fallback for both schemes and

@@ -50,7 +50,7 @@ func TestCopyAdaptiveExactBytes(t *testing.T) {
 	src := bytes.Repeat([]byte("0123456789abcdef"), 1<<18) // 4 MiB
 	w := &flushWriter{out: &bytes.Buffer{}}
 	small := make([]byte, smallBufSize)
-	if err := copyAdaptive(w, bytes.NewReader(src), small, false, func() error { return nil }, nil); err != nil {
+	if err := copyAdaptive(w, bytes.NewReader(src), small, false, func() error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(w.out.Bytes(), src) {
@@ -60,7 +60,7 @@ func TestCopyAdaptiveExactBytes(t *testing.T) {
 
 func TestCopyAdaptiveUpgradesFastAndDowngradesSlow(t *testing.T) {
 	fast := &flushWriter{}
-	if err := copyAdaptive(fast, &chunkReader{left: 64 << 20}, make([]byte, smallBufSize), false, func() error { return nil }, nil); err != nil {
+	if err := copyAdaptive(fast, &chunkReader{left: 64 << 20}, make([]byte, smallBufSize), false, func() error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if fast.maxWrite != bufSize {
@@ -68,7 +68,7 @@ func TestCopyAdaptiveUpgradesFastAndDowngradesSlow(t *testing.T) {
 	}
 	// A slow client on a short answer starts large and is moved back to the small buffer.
 	slow := &flushWriter{delay: downgradeAfter + 10*time.Millisecond}
-	if err := copyAdaptive(slow, &chunkReader{left: 2 * bufSize}, make([]byte, smallBufSize), true, func() error { return nil }, nil); err != nil {
+	if err := copyAdaptive(slow, &chunkReader{left: 2 * bufSize}, make([]byte, smallBufSize), true, func() error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if slow.writes != 1+(bufSize/smallBufSize) {
@@ -78,7 +78,7 @@ func TestCopyAdaptiveUpgradesFastAndDowngradesSlow(t *testing.T) {
 
 func TestCopyAdaptiveUpstreamError(t *testing.T) {
 	boom := errors.New("boom")
-	err := copyAdaptive(&flushWriter{}, io.MultiReader(bytes.NewReader(make([]byte, 100)), &errReader{boom}), make([]byte, smallBufSize), false, func() error { return nil }, nil)
+	err := copyAdaptive(&flushWriter{}, io.MultiReader(bytes.NewReader(make([]byte, 100)), &errReader{boom}), make([]byte, smallBufSize), false, func() error { return nil })
 	if !errors.Is(err, errAborted) || !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want errAborted wrapping boom", err)
 	}
@@ -107,7 +107,7 @@ func BenchmarkCopyAdaptive(b *testing.B) {
 					r := &chunkReader{left: size}
 					_, _ = io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{r}, small)
 				} else {
-					_ = copyAdaptive(w, &chunkReader{left: size}, small, false, func() error { return nil }, nil)
+					_ = copyAdaptive(w, &chunkReader{left: size}, small, false, func() error { return nil })
 				}
 				writes += w.writes
 			}
@@ -197,7 +197,7 @@ func TestRelayShortDoesNotHold(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second { // the whole body takes 25 s
 		t.Fatalf("held the answer for %v", d)
 	}
-	if err := copyAdaptive(w, body.r, make([]byte, smallBufSize), true, func() error { return nil }, nil); err != nil {
+	if err := copyAdaptive(w, body.r, make([]byte, smallBufSize), true, func() error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(w.out.Bytes(), src) {

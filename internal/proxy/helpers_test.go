@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,8 +20,8 @@ import (
 
 	"github.com/alist-edge/alist-edge/internal/alisttest"
 	"github.com/alist-edge/alist-edge/internal/config"
-	"github.com/alist-edge/alist-edge/internal/h1srv"
 	"github.com/alist-edge/alist-edge/internal/metrics"
+	"github.com/alist-edge/alist-edge/internal/server"
 	"github.com/alist-edge/alist-edge/internal/testutil"
 	"github.com/alist-edge/alist-edge/pkg/quota"
 	"github.com/alist-edge/alist-edge/pkg/sign"
@@ -328,14 +327,10 @@ func newTestCounter() prometheus.Counter {
 
 func quotaMeter(sink func(int64)) *quota.Meter { return quota.NewMeter(sink, 1, time.Hour) }
 
-// serverEngine is the public listener's server the package's tests run the proxy behind:
-// TestMain runs every test under both HTTP_SERVER values.
-var serverEngine = "net/http"
-
 // testServer is the proxy's public listener in a test.
 type testServer struct{ URL string }
 
-// startPublic serves h on 127.0.0.1 with serverEngine's server, the listener wrapped by wrap
+// startPublic serves h on 127.0.0.1 with the production public server (server.PublicServer), the listener wrapped by wrap
 // when set, until the test ends.
 func startPublic(t testing.TB, h http.Handler, wrap func(net.Listener) net.Listener) *testServer {
 	t.Helper()
@@ -347,15 +342,7 @@ func startPublic(t testing.TB, h http.Handler, wrap func(net.Listener) net.Liste
 	if wrap != nil {
 		ln = wrap(ln)
 	}
-	if serverEngine == "net/http" {
-		s := httptest.NewUnstartedServer(h)
-		_ = s.Listener.Close()
-		s.Listener = ln
-		s.Start()
-		t.Cleanup(s.Close)
-		return &testServer{URL: url}
-	}
-	s := &h1srv.Server{Handler: h, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	s := server.PublicServer(h, 0, 0, slog.New(slog.DiscardHandler))
 	done := make(chan struct{})
 	go func() { defer close(done); _ = s.Serve(ln) }()
 	t.Cleanup(func() { _ = s.Close(); <-done })

@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -217,43 +215,8 @@ func (h *Handler) stream(rq *request, r *http.Request, resp *origin.Response, bu
 	// A short answer (a Range, a small file) goes on the large buffer at once: few syscalls, and
 	// the buffer is back in the pool soon whatever the client's speed.
 	short := resp.ContentLength >= 0 && resp.ContentLength <= shortBody
-	return copyAdaptive(rq, resp.Body, buf, short, gone, rq.splicer(r, resp.Body))
+	return copyAdaptive(rq, resp.Body, buf, short, gone)
 }
-
-// spliceChunk is one kernel copy of a stream: large enough that the per-call cost vanishes,
-// small enough that usage is metered and the client write deadline re-armed often.
-const spliceChunk = 1 << 20
-
-// splicer returns the kernel copy for body when both ends are plain TCP sockets (a TLS or
-// HTTP/2 client, a unix socket or a TLS upstream needs the bytes in user space), else nil. Each
-// call moves up to max bytes with splice(2) (net/http's ReadFrom on the client connection, fed
-// the upstream socket by origin's H1Transport), counts them for the usage meter and bounds the
-// client side by CLIENT_IDLE_TIMEOUT like every other write.
-func (c *countingWriter) splicer(r *http.Request, body io.Reader) func(max int64) (int64, bool, error) {
-	sp, ok := body.(interface {
-		SpliceTo(w io.ReaderFrom, max int64) (int64, bool, error)
-	})
-	if !ok || r.TLS != nil || r.ProtoMajor != 1 {
-		return nil
-	}
-	if _, tcp := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); !tcp {
-		return nil
-	}
-	rf, ok := c.ResponseWriter.(io.ReaderFrom)
-	if !ok {
-		return nil
-	}
-	return func(max int64) (int64, bool, error) {
-		c.armDeadline()
-		n, ok, err := sp.SpliceTo(rf, max)
-		c.count(n)
-		splicedBytes.Add(n)
-		return n, ok, err
-	}
-}
-
-// splicedBytes counts the bytes that took the kernel path (tests prove the path is used).
-var splicedBytes atomic.Int64
 
 // collectWithin bounds how long relayShort holds back an answer that is still arriving: a
 // healthy upstream delivers bufSize in a few milliseconds, and a slow one must not keep the
@@ -310,13 +273,11 @@ func relayShort(w io.Writer, head []byte, body io.Reader, gone func() error) (mo
 // upgradeBytes went out within upgradeWithin it borrows a large pooled buffer, and gives it back
 // as soon as one write takes longer than downgradeAfter (the client, not the upstream, is the
 // limit, and a blocked write would pin the large buffer). gone tells a client that left from an
-// upstream failure. splice (nil: none) is the kernel copy: while the client keeps up (the large
-// buffer's condition) the bytes go socket to socket in spliceChunk steps instead of through the
-// buffer, and a step slower than the large buffer's write would have been drops back to small.
+// upstream failure.
 func copyAdaptive(w interface {
 	io.Writer
 	Flush()
-}, body io.Reader, small []byte, startLarge bool, gone func() error, splice func(max int64) (int64, bool, error)) error {
+}, body io.Reader, small []byte, startLarge bool, gone func() error) error {
 	buf := small
 	var large *[]byte
 	if startLarge {
@@ -331,24 +292,6 @@ func copyAdaptive(w interface {
 	var sent int64
 	mark := time.Now()
 	for {
-		if large != nil && splice != nil {
-			t0 := time.Now()
-			n, ok, err := splice(spliceChunk)
-			if ok {
-				if err != nil {
-					if gerr := gone(); gerr != nil {
-						return gerr
-					}
-					return fmt.Errorf("%w: %w", errAborted, err)
-				}
-				if time.Since(t0) > downgradeAfter*spliceChunk/bufSize && n == spliceChunk {
-					bufPool.Put(large)
-					large, buf = nil, small
-					sent, mark = 0, time.Now()
-				}
-				continue
-			}
-		}
 		n, err := body.Read(buf)
 		if n > 0 {
 			t0 := time.Now()
@@ -497,12 +440,13 @@ func (c *countingWriter) startStream(m *quota.Meter, idle time.Duration) {
 	}
 }
 
-// endStream stops metering and clears the write deadline (a kept-alive connection must not
-// inherit it).
+// endStream stops metering; the rest of the answer (net/http's final flush) keeps one more
+// CLIENT_IDLE_TIMEOUT to leave, so no write is ever without a deadline. The next request on the
+// connection starts with its own (internal/server).
 func (c *countingWriter) endStream() {
 	c.streaming = false
 	if c.rc != nil {
-		_ = c.rc.SetWriteDeadline(time.Time{})
+		_ = c.rc.SetWriteDeadline(time.Now().Add(c.idle))
 		c.rc = nil
 	}
 }

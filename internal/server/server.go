@@ -21,7 +21,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alist-edge/alist-edge/internal/h1srv"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,11 +55,11 @@ type Options struct {
 	// an error. The socket is made mode 0660 (owner and group may connect) and removed at
 	// shutdown.
 	UnixSocket string
-	// Builtin serves a plain (non-TLS) public listener with internal/h1srv instead of net/http
-	// (HTTP_SERVER=builtin); see that package for why and what it refuses. Refused, when set,
-	// is told the status of each request it refuses before the handler.
-	Builtin bool
-	Refused func(status int)
+	// AnswerTimeout is the write deadline every public answer starts with (0: the default,
+	// DefaultAnswerTimeout; < 0: none); MaxRequestsPerConn closes a connection after that many
+	// requests (0: DefaultMaxRequestsPerConn; < 0: no cap). See limitAnswers.
+	AnswerTimeout      time.Duration
+	MaxRequestsPerConn int
 }
 
 // AdminHandler serves /metrics, /healthz (alive, no I/O) and /readyz.
@@ -117,20 +116,14 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
-	pub := &http.Server{Handler: o.Public, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
-		MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
-	servers := []stoppable{pub}
+	pub := PublicServer(o.Public, o.AnswerTimeout, o.MaxRequestsPerConn, log)
+	servers := []*http.Server{pub}
 	errc := make(chan error, 2)
 	switch {
 	case certs != nil:
 		// ServeTLS adds "h2" to NextProtos and configures HTTP/2 on pub.
 		pub.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get}
 		go func() { errc <- pub.ServeTLS(pubLn, "", "") }()
-	case o.Builtin:
-		b := &h1srv.Server{Handler: o.Public, ReadHeaderTimeout: pub.ReadHeaderTimeout, IdleTimeout: pub.IdleTimeout,
-			MaxHeaderBytes: pub.MaxHeaderBytes, Logger: log, Refused: o.Refused}
-		servers[0] = b
-		go func() { errc <- b.Serve(pubLn) }()
 	default:
 		go func() { errc <- pub.Serve(pubLn) }()
 	}
@@ -142,7 +135,7 @@ func Run(ctx context.Context, o Options) error {
 		go func() { errc <- adm.Serve(admLn) }()
 	}
 	log.Info("listening", "public", pubLn.Addr().String(), "network", pubLn.Addr().Network(), "tls", certs != nil,
-		"server", serverName(certs != nil, o.Builtin), "admin", o.AdminAddr)
+		"admin", o.AdminAddr)
 	if o.Listening != nil {
 		o.Listening(pubLn.Addr(), adminAddr)
 	}
@@ -178,17 +171,19 @@ func Run(ctx context.Context, o Options) error {
 	return cleanupErr
 }
 
-// stoppable is what Run needs of a server to stop it: net/http's and h1srv's.
-type stoppable interface {
-	Shutdown(context.Context) error
-	Close() error
-}
-
-func serverName(tls, builtin bool) string {
-	if builtin && !tls {
-		return "builtin"
+// PublicServer is net/http's Server as the public listeners use it: 10 s to read a request head
+// (slowloris), 64 KiB of head at most, 120 s idle keep-alive, and no ReadTimeout or
+// WriteTimeout, which would cut long downloads: limitAnswers bounds every answer instead.
+func PublicServer(h http.Handler, answerTimeout time.Duration, maxRequests int, log *slog.Logger) *http.Server {
+	if answerTimeout == 0 {
+		answerTimeout = DefaultAnswerTimeout
 	}
-	return "net/http"
+	if maxRequests == 0 {
+		maxRequests = DefaultMaxRequestsPerConn
+	}
+	return &http.Server{Handler: limitAnswers(h, answerTimeout, int64(maxRequests)),
+		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		ConnContext: withConnInfo, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 }
 
 // listenPublic opens the public listener: the unix socket when set, else TCP ListenAddr.

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -317,7 +316,7 @@ func testUnixSocket(t *testing.T, builtin bool) {
 	if _, err := os.Lstat(sock); err != nil {
 		t.Fatalf("stale socket not left: %v", err)
 	}
-	r := start(t, Options{Public: protoHandler(), ListenAddr: "127.0.0.1:1", UnixSocket: sock, AdminAddr: "127.0.0.1:0", Builtin: builtin})
+	r := start(t, Options{Public: protoHandler(), ListenAddr: "127.0.0.1:1", UnixSocket: sock, AdminAddr: "127.0.0.1:0"})
 	if r.pub.Network() != "unix" {
 		t.Fatalf("public listener on %s", r.pub.Network())
 	}
@@ -402,7 +401,7 @@ func slowServer(t *testing.T, builtin bool, hold, shutdownTimeout time.Duration,
 		case <-r.Context().Done():
 		}
 	})
-	r := start(t, Options{Public: h, Builtin: builtin, ShutdownTimeout: shutdownTimeout, Cleanup: func(context.Context) error {
+	r := start(t, Options{Public: h, ShutdownTimeout: shutdownTimeout, Cleanup: func(context.Context) error {
 		if !finished.Load() && hold < shutdownTimeout {
 			t.Error("cleanup ran before the in-flight response finished")
 		}
@@ -416,7 +415,7 @@ func slowServer(t *testing.T, builtin bool, hold, shutdownTimeout time.Duration,
 var servers = []struct {
 	name    string
 	builtin bool
-}{{"net/http", false}, {"builtin", true}}
+}{{"net/http", false}}
 
 func TestGracefulShutdownLetsInFlightFinish(t *testing.T) {
 	for _, srv := range servers {
@@ -507,28 +506,74 @@ func testGracefulShutdownAbortsAfterTimeout(t *testing.T, builtin bool) {
 	}
 }
 
-// TestBuiltinRefusedCounted: a request the builtin server refuses itself (Transfer-Encoding) gets its
-// plain 400, never reaches the handler, and is reported to Refused (the http_refused_total
-// metric).
-func TestBuiltinRefusedCounted(t *testing.T) {
-	var refused, handled atomic.Int32
-	var status atomic.Int32
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handled.Add(1) })
-	r := start(t, Options{Public: h, Builtin: true, Refused: func(s int) { refused.Add(1); status.Store(int32(s)) }})
+// TestPipeliningWithoutReadingIsBounded: a client that pipelines thousands of requests and
+// never reads gets at most MaxRequestsPerConn of them answered, and its connection is closed
+// within the answer timeout instead of being held forever.
+func TestPipeliningWithoutReadingIsBounded(t *testing.T) {
+	var served atomic.Int64
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		http.Error(w, `{"code":401,"message":"sign missing"}`, http.StatusUnauthorized)
+	})
+	r := start(t, Options{Public: h, AnswerTimeout: 500 * time.Millisecond, MaxRequestsPerConn: 100})
 	c, err := net.Dial("tcp", r.pub.String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nHost: a\r\n\r\n0\r\n\r\n"); err != nil {
-		t.Fatal(err)
+	// A small receive buffer, never read: the answers pile up in the kernel.
+	_ = c.(*net.TCPConn).SetReadBuffer(4 << 10)
+	req := []byte("GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+	start := time.Now()
+	_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	for i := 0; i < 5000; i++ {
+		if _, err := c.Write(req); err != nil {
+			break // the server closed the connection: expected
+		}
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	time.Sleep(200 * time.Millisecond)
+	if n := served.Load(); n > 100 {
+		t.Fatalf("%d pipelined requests answered on one connection, want <= 100", n)
+	}
+	// The connection ends (EOF or reset) within the answer timeout.
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 64<<10)
+	for {
+		if _, err := c.Read(buf); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatalf("connection still open %v after the first request", time.Since(start))
+			}
+			break
+		}
+	}
+}
+
+// TestStalledReaderDropped: an answer written in one go to a client that reads nothing fails
+// at the answer timeout, so the connection is not held forever.
+func TestStalledReaderDropped(t *testing.T) {
+	done := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "67108864")
+		_, err := w.Write(make([]byte, 64<<20))
+		done <- err
+	})
+	r := start(t, Options{Public: h, AnswerTimeout: 300 * time.Millisecond})
+	c, err := net.Dial("tcp", r.pub.String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotImplemented || refused.Load() != 1 || status.Load() != 501 || handled.Load() != 0 {
-		t.Fatalf("status %d, refused %d (%d), handled %d", resp.StatusCode, refused.Load(), status.Load(), handled.Load())
+	defer c.Close()
+	_ = c.(*net.TCPConn).SetReadBuffer(4 << 10)
+	if _, err := c.Write([]byte("GET /big HTTP/1.1\r\nHost: a\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a 64 MiB answer was written to a client that reads nothing")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the answer's write is still blocked after 10 s")
 	}
 }

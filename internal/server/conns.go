@@ -1,0 +1,65 @@
+package server
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults of the public listener's per-connection limits (Options.AnswerTimeout and
+// Options.MaxRequestsPerConn).
+const (
+	// DefaultAnswerTimeout bounds how long one answer may wait for the client to take it. A
+	// stream re-arms its own deadline per write (the proxy's CLIENT_IDLE_TIMEOUT), so this only
+	// caps answers that are written in one go: errors, redirects, pages, 304s, short files.
+	DefaultAnswerTimeout = 30 * time.Second
+	// DefaultMaxRequestsPerConn is nginx's keepalive_requests default: after this many requests
+	// a connection is closed, so a client that pipelines without reading gets at most this many
+	// answers (and access lines) before it has to reconnect.
+	DefaultMaxRequestsPerConn = 1000
+)
+
+// connInfo is what the public server keeps per connection; ConnContext puts it into every
+// request's context.
+type connInfo struct {
+	conn     net.Conn
+	requests atomic.Int64
+}
+
+type connInfoKey struct{}
+
+// ConnFromContext returns the client connection a request arrived on (nil outside the public
+// server). The proxy reads TCP state from it (what the peer acknowledged).
+func ConnFromContext(ctx context.Context) net.Conn {
+	if ci, ok := ctx.Value(connInfoKey{}).(*connInfo); ok {
+		return ci.conn
+	}
+	return nil
+}
+
+func withConnInfo(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connInfoKey{}, &connInfo{conn: c})
+}
+
+// limitAnswers gives every answer a write deadline and closes a connection after max requests.
+//
+// net/http's Server.WriteTimeout cannot do the first: it is one deadline for the whole answer,
+// which would cut a long download. Setting the deadline per request instead bounds every answer
+// (a client that stops reading is dropped within answerTimeout, whatever the answer), and the
+// proxy's streams move it forward after each write. The request cap bounds pipelining: net/http
+// answers pipelined requests one after another into the socket whether or not the client reads
+// them, until the kernel's buffers fill (about 12,000 small answers on loopback).
+func limitAnswers(h http.Handler, answerTimeout time.Duration, max int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if answerTimeout > 0 {
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(answerTimeout))
+		}
+		if ci, ok := r.Context().Value(connInfoKey{}).(*connInfo); ok && max > 0 && ci.requests.Add(1) >= max {
+			// net/http closes the connection after an answer whose handler set this.
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
+}
