@@ -288,7 +288,7 @@ func TestFaultClientDisconnect(t *testing.T) {
 			m := accessBytes.FindAllStringSubmatch(s.logs.String(), -1)
 			n := 0
 			for _, x := range m {
-				if b, _ := strconv.ParseInt(x[2], 10, 64); x[1] == "200" && b > 100 {
+				if b, _ := strconv.ParseInt(x[2], 10, 64); x[1] == "499" && b > 100 { // the client left: client_gone, 499
 					n++
 					logged = b
 				}
@@ -309,7 +309,7 @@ func TestFaultClientDisconnect(t *testing.T) {
 	// usage (metered bytes) equals the sum of the bytes the proxy delivered.
 	var total int64
 	for _, x := range accessBytes.FindAllStringSubmatch(s.logs.String(), -1) {
-		if x[1] == "200" {
+		if x[1] == "200" || x[1] == "499" {
 			b, _ := strconv.ParseInt(x[2], 10, 64)
 			total += b
 		}

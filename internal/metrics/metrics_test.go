@@ -122,7 +122,7 @@ func TestGolden(t *testing.T) {
 var allowedLabels = map[string]bool{
 	"service":  true, // proxy | landing (const)
 	"version":  true, // build_info only (const)
-	"outcome":  true, // served | denied | error
+	"outcome":  true, // served | denied | error | client_gone
 	"reason":   true, // denial reason vocabulary
 	"class":    true, // 1xx … 5xx
 	"endpoint": true, // fs_link | fs_get

@@ -234,6 +234,15 @@ var (
 	errAborted = errors.New("upstream failed mid-stream")
 )
 
+// Outcomes of a request that did not end as planned, as the access line and the metrics name
+// them. One rule decides between them (see outcomeOf): a client that left (its context ended or
+// a write to it failed) is never an upstream error, whatever the upstream did meanwhile.
+const (
+	reasonClientGone      = "client_gone"      // logged with status 499 (nginx's "client closed request")
+	reasonUpstreamAborted = "upstream_aborted" // the upstream failed after the headers went out
+	statusClientGone      = 499
+)
+
 // request is the per-request bookkeeping, kept in one allocation with the counting writer.
 type request struct {
 	countingWriter
@@ -259,25 +268,32 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.finish(rq, r, start)
 
 	err := h.serve(rq, r, st)
+	if rq.clientGone(r, err) {
+		// Routine: downloads get cancelled all the time. Not an error and not a denial.
+		rq.err, rq.status, rq.reason = nil, statusClientGone, reasonClientGone
+		return
+	}
 	if err == nil {
 		return
 	}
 	rq.err = err
-	switch {
-	case errors.Is(err, errClientGone) || r.Context().Err() != nil:
-		rq.err = nil // routine: downloads get cancelled all the time
-		if !rq.wroteHeader {
-			rq.status, rq.reason = 499, "client_gone" // nginx's "client closed request", for the log only
-		}
-		return
-	case rq.wroteHeader:
+	if rq.wroteHeader {
 		// Headers (and maybe bytes) are out: never let a truncated answer look complete.
 		rq.Flush()
-		rq.reason = "aborted"
+		rq.reason = reasonUpstreamAborted
 		panic(http.ErrAbortHandler)
 	}
 	e := httpx.WriteError(&rq.countingWriter, r, err)
 	rq.reason, rq.message = e.Reason, e.Message
+}
+
+// clientGone is the one rule for "the client left": a write to the client failed (a reset, a
+// broken pipe, a write deadline), the handler said so, or the request failed while its context
+// had ended (net/http cancels it when the connection closes). Whatever the upstream did
+// meanwhile, such a request is logged as client_gone, never as an upstream failure or a served
+// 200. A request that completed is served even if the client hung up right after.
+func (rq *request) clientGone(r *http.Request, err error) bool {
+	return rq.writeErr != nil || errors.Is(err, errClientGone) || (err != nil && r.Context().Err() != nil)
 }
 
 func (h *Handler) newID() string {
@@ -452,7 +468,9 @@ func (h *Handler) finish(rq *request, r *http.Request, start time.Time) {
 	case rq.denied:
 		outcome, label = "denied", rq.reason
 		h.m.Denials.WithLabelValues(rq.reason).Inc()
-	case rq.reason == "aborted" || status >= 500 || status == 499:
+	case rq.reason == reasonClientGone:
+		outcome, label = reasonClientGone, ""
+	case rq.reason == reasonUpstreamAborted || status >= 500:
 		outcome, label = "error", rq.reason
 		if label == "" {
 			label = "upstream"
@@ -477,8 +495,11 @@ func (h *Handler) finish(rq *request, r *http.Request, start time.Time) {
 		if rq.reason == "signature" {
 			logReason = rq.message // "sign mismatch", "ipSign missing", ...
 		}
-	case outcome == "error":
-		logReason = label
+	case outcome == "error", outcome == reasonClientGone:
+		logReason = rq.reason
+		if logReason == "" {
+			logReason = label
+		}
 	}
 	if rq.err != nil && !rq.denied {
 		h.log.Warn("request failed", "request_id", rq.id, "status", status, "err", rq.err.Error())

@@ -381,7 +381,7 @@ func TestMidStreamFailure(t *testing.T) {
 			if u := e.store.usage.Load(); u != got {
 				t.Fatalf("usage %d, client received %d", u, got)
 			}
-			if !strings.Contains(e.logs.String(), `"status":200,"bytes":`+fmt.Sprint(got)) || !strings.Contains(e.logs.String(), `"reason":"aborted"`) {
+			if !strings.Contains(e.logs.String(), `"status":200,"bytes":`+fmt.Sprint(got)) || !strings.Contains(e.logs.String(), `"reason":"upstream_aborted"`) {
 				t.Fatalf("abort not logged: %s", e.logs.String())
 			}
 		})

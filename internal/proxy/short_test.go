@@ -276,7 +276,7 @@ func TestShortAnswerUpstreamDies(t *testing.T) {
 			if u := e.store.usage.Load(); u != int64(got) {
 				t.Fatalf("usage %d, client received %d", u, got)
 			}
-			if !strings.Contains(e.logs.String(), `"status":200,"bytes":`+strconv.Itoa(got)) || !strings.Contains(e.logs.String(), `"reason":"aborted"`) {
+			if !strings.Contains(e.logs.String(), `"status":200,"bytes":`+strconv.Itoa(got)) || !strings.Contains(e.logs.String(), `"reason":"upstream_aborted"`) {
 				t.Fatalf("abort not logged: %s", e.logs.String())
 			}
 		})

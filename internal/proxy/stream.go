@@ -425,6 +425,7 @@ type countingWriter struct {
 	status      int
 	wroteHeader bool
 	written     int64
+	writeErr    error // the first failed write: the client is gone (or stopped reading)
 	streaming   bool
 	meter       *quota.Meter
 	bytesMetric prometheus.Counter
@@ -472,7 +473,16 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	c.armDeadline()
 	n, err := c.ResponseWriter.Write(p)
 	c.count(int64(n))
+	c.noteWriteErr(err)
 	return n, err
+}
+
+// noteWriteErr keeps the first failed write (sendfile's errors are the socket's: a local file
+// that was opened and stat'ed does not fail to read).
+func (c *countingWriter) noteWriteErr(err error) {
+	if err != nil && c.writeErr == nil {
+		c.writeErr = err
+	}
 }
 
 func (c *countingWriter) count(n int64) {
@@ -526,6 +536,7 @@ func (c *countingWriter) ReadFrom(src io.Reader) (int64, error) {
 		c.armDeadline()
 		n, err := rf.ReadFrom(src)
 		c.count(n)
+		c.noteWriteErr(err)
 		return n, err
 	}
 	var total int64
@@ -537,6 +548,7 @@ func (c *countingWriter) ReadFrom(src io.Reader) (int64, error) {
 		c.armDeadline()
 		n, err := rf.ReadFrom(&io.LimitedReader{R: f, N: chunk})
 		c.count(n)
+		c.noteWriteErr(err)
 		total += n
 		if remaining > 0 {
 			remaining -= n
