@@ -51,7 +51,7 @@ func (s *Service) gate(rc *reqCtx, rawPath, signValue string) (*target, error) {
 	}
 	expire, err := sec.kr.Verify(&sign.LandingMessages, signValue, decoded, s.now().Unix())
 	if err != nil {
-		if s.store != nil {
+		if s.store != nil && sign.Forged(err) {
 			s.store.RecordFailure(quota.ScopeLanding, rc.subnet)
 		}
 		return nil, &httpx.Error{Status: http.StatusUnauthorized, Message: err.Error(), Reason: "signature"}

@@ -74,7 +74,21 @@ type AccessRecord struct {
 // Denied reports whether the record is a refusal that fail2ban counts: status 401, 403 or 429
 // with a reason.
 func (a AccessRecord) Denied() bool {
-	return a.Reason != "" && (a.Status == 401 || a.Status == 403 || a.Status == 429)
+	switch a.Status {
+	case 403, 429:
+		return a.Reason != ""
+	case 401:
+		return WrongSignature(a.Reason)
+	}
+	return false
+}
+
+// WrongSignature tells a 401 for a signature the client presented and that is wrong (the
+// reasons sign.Forged calls forged: "... mismatch", "... invalid", "... failed") from one for a
+// signature that is missing or expired, which a normal visitor hits (a browser's /favicon.ico,
+// an old link) and which must never get anyone banned.
+func WrongSignature(reason string) bool {
+	return strings.HasSuffix(reason, " mismatch") || strings.HasSuffix(reason, " invalid") || strings.HasSuffix(reason, " failed")
 }
 
 // Access writes the one access line of a request at level INFO with msg "access" and the

@@ -63,7 +63,9 @@ func TestDenied(t *testing.T) {
 		status int
 		reason string
 		want   bool
-	}{{401, "sign missing", true}, {403, "access denied", true}, {429, "rate_limit", true},
+	}{{401, "sign mismatch", true}, {401, "additionalInfo decode failed", true}, {401, "expire invalid", true},
+		{401, "sign missing", false}, {401, "link expired", false}, {401, "ipSign expired", false}, {401, "client ip missing", false},
+		{403, "access denied", true}, {429, "rate_limit", true},
 		{200, "", false}, {206, "", false}, {401, "", false}, {500, "database", false}, {503, "throttled", false}} {
 		if got := (logx.AccessRecord{Status: c.status, Reason: c.reason}).Denied(); got != c.want {
 			t.Errorf("Denied(%d, %q) = %v", c.status, c.reason, got)
@@ -136,7 +138,10 @@ func TestFail2banFilter(t *testing.T) {
 		{a: logx.AccessRecord{RequestID: "r1", ClientIP: "203.0.113.7", Subnet: "203.0.113.7/32", Method: "GET", Status: 401, Duration: 400 * time.Microsecond, Reason: "sign mismatch"}},
 		{a: logx.AccessRecord{RequestID: "r2", ClientIP: "2001:db8::1", Subnet: "2001:db8:0:0:0:0:0:0/60", Method: "HEAD", Status: 429, Reason: "rate_limit"}},
 		{a: logx.AccessRecord{RequestID: "r3", ClientIP: "198.51.100.4", Method: "GET", Status: 403, Reason: "access denied"}, with: []any{"service", "proxy", "pid", 42}},
+		{a: logx.AccessRecord{RequestID: tricky, ClientIP: "198.51.100.5", Method: tricky, Status: 401, Reason: tricky + " mismatch"}},
 		{a: logx.AccessRecord{RequestID: tricky, ClientIP: "198.51.100.5", Method: tricky, Status: 401, Reason: tricky}},
+		{a: logx.AccessRecord{RequestID: "r7", ClientIP: "198.51.100.8", Method: "GET", Status: 401, Reason: "sign missing"}},
+		{a: logx.AccessRecord{RequestID: "r8", ClientIP: "198.51.100.8", Method: "GET", Status: 401, Reason: "link expired"}},
 		{a: logx.AccessRecord{RequestID: "r5", ClientIP: "198.51.100.6", Method: "GET", Status: 429, Duration: 90 * time.Hour, Reason: "bandwidth_total"}},
 		{a: logx.AccessRecord{RequestID: "r6", ClientIP: "198.51.100.7", Method: "GET", Status: 403, Reason: "ipv6 access is prohibited"}, with: []any{"service", "landing"}},
 		// served or not a denial: never a match

@@ -42,6 +42,7 @@ type countingStore struct {
 	invalidated atomic.Int64
 	saved       atomic.Int64
 	usage       atomic.Int64
+	failures    atomic.Int64 // RecordFailure calls (auto-ban)
 	fail        atomic.Pointer[error]
 	decision    atomic.Pointer[quota.Decision] // forced answer
 }
@@ -55,6 +56,11 @@ func (c *countingStore) Check(ctx context.Context, req quota.CheckRequest) (quot
 		return *d, nil
 	}
 	return c.Store.Check(ctx, req)
+}
+
+func (c *countingStore) RecordFailure(scope quota.Scope, subnet string) {
+	c.failures.Add(1)
+	c.Store.RecordFailure(scope, subnet)
 }
 
 func (c *countingStore) InvalidateLink(ph string) {

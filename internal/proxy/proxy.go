@@ -332,6 +332,9 @@ func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
 		rq.Header().Set("Allow", "GET, HEAD, OPTIONS")
 		return rq.deny(errMethod)
 	}
+	if browserExtra(rq, r) {
+		return nil
+	}
 	raw := r.RequestURI
 	if raw == "" {
 		raw = r.URL.EscapedPath()
@@ -362,7 +365,7 @@ func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
 		WorkerAddr: cfg.D.WorkerAddr, Now: now.Unix()}
 	info, infoOK, err := cfg.D.Keyring.VerifyChain(&chain, checks)
 	if err != nil {
-		if rq.subnet != "" {
+		if rq.subnet != "" && sign.Forged(err) {
 			h.store.RecordFailure(quota.ScopeProxy, rq.subnet)
 		}
 		return rq.deny(&httpx.Error{Status: http.StatusUnauthorized, Reason: "signature", Message: err.Error()})
