@@ -59,7 +59,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 log "building into $WORK/bin"
 mkdir -p "$WORK/bin" "$WORK/data"
 CGO_ENABLED=0 go build -trimpath -o "$WORK/bin/proxy" ./cmd/proxy
-go build -o "$WORK/bin/benchtool" ./internal/benchtool
+go build -o "$WORK/bin/benchtool" ./tools/benchtool
 if [ -n "$BASE_REV" ]; then
     git worktree add -q --detach "$WORK/base-src" "$BASE_REV" || die "cannot check out BASE_REV=$BASE_REV"
     (cd "$WORK/base-src" && CGO_ENABLED=0 go build -trimpath -o "$WORK/bin/proxy-base" ./cmd/proxy) || die "building BASE_REV failed"

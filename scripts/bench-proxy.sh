@@ -38,7 +38,7 @@ command -v go >/dev/null || die "go not found"
 log "building into $WORK/bin"
 mkdir -p "$WORK/bin" "$WORK/data"
 CGO_ENABLED=0 go build -trimpath -o "$WORK/bin/proxy" ./cmd/proxy
-go build -o "$WORK/bin/benchtool" ./internal/benchtool
+go build -o "$WORK/bin/benchtool" ./tools/benchtool
 BT=$WORK/bin/benchtool
 
 log "creating 1k.bin and large.bin (${LARGE_MB} MiB)"

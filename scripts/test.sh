@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: formatting, vet, and every test with the race detector
+# The whole test suite, as CI runs it: formatting, vet, staticcheck, and every test with the race detector
 # against a real SQLite file, a throwaway PostgreSQL cluster and headless Chromium, which this
 # script installs and starts itself when the machine lacks them.
 set -euo pipefail
@@ -11,6 +11,8 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 go vet ./...
+# staticcheck, pinned; `go run` fetches it through the module proxy without touching go.mod.
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 # Chromium for the landing page's browser test.
 if ! command -v chromium >/dev/null 2>&1; then

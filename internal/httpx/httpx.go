@@ -23,11 +23,6 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
-// Errorf-free constructors for the common refusals.
-func NewError(status int, reason, message string) *Error {
-	return &Error{Status: status, Message: message, Reason: reason}
-}
-
 // ContentTypeJSON is the content type of every JSON answer (the original's exact spelling).
 const ContentTypeJSON = "application/json;charset=UTF-8"
 

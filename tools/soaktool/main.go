@@ -61,11 +61,6 @@ func freePort() (string, error) {
 	return l.Addr().String(), nil
 }
 
-type result struct {
-	status int
-	d      time.Duration
-}
-
 func run(bin string, dur time.Duration, conns int, sampleEvery time.Duration) error {
 	al := alisttest.New(token)
 	defer al.Close()
