@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/alist-edge/alist-edge/internal/httpx"
@@ -125,16 +126,33 @@ func call[T any](ctx context.Context, c *Client, endpoint, metric, path, clientI
 
 // EnvelopeError relays an AList error envelope: its code as the HTTP status, its body as is
 // (codes outside 400–599 become 502 so a client never takes an error for success).
+//
+// AList reports a missing file as code 500 ("failed get obj: object not found", "failed link:
+// object not found"); relayed as is, download managers retry a 500 for ever. So a message
+// naming AList's errs.ObjectNotFound is answered 404 "object not found" whatever its code,
+// the same answer a local-folder origin gives.
 func EnvelopeError(code int, raw []byte) *httpx.Error {
-	status := code
-	if status < 400 || status > 599 {
-		status = http.StatusBadGateway
-	}
 	var msg struct {
 		Message string `json:"message"`
 	}
 	_ = json.Unmarshal(raw, &msg)
+	if IsNotFound(msg.Message) {
+		return &httpx.Error{Status: http.StatusNotFound, Reason: "alist", Message: NotFoundMessage}
+	}
+	status := code
+	if status < 400 || status > 599 {
+		status = http.StatusBadGateway
+	}
 	return &httpx.Error{Status: status, Reason: "alist", Message: msg.Message, Body: bytes.TrimSpace(raw)}
+}
+
+// NotFoundMessage is the message of every 404 for a missing file or a directory.
+const NotFoundMessage = "object not found"
+
+// IsNotFound reports whether an AList error message is its "object not found" (AList wraps it:
+// "failed get obj: object not found").
+func IsNotFound(message string) bool {
+	return strings.Contains(strings.ToLower(message), NotFoundMessage)
 }
 
 // transportError maps a failed call: a deadline is 504, anything else 502.

@@ -80,7 +80,14 @@ func (s *Service) file(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		return err
 	}
 	pow, turn := s.botChecks(t.action)
-	if !pow && !turn && (t.action.Has(policy.PassServer) || (s.cfg.FastRedirect && !t.action.Has(policy.PassWeb))) {
+	// A client that does not ask for HTML (a download manager, curl) would save the page as the
+	// file: it gets the 302 when no bot check is due (even under pass-web: the page would only
+	// carry the same link), else a JSON 403 naming the check it cannot pass.
+	page := acceptsHTML(r)
+	if !page && (pow || turn) {
+		return botCheckRequired(pow, turn)
+	}
+	if !pow && !turn && (!page || t.action.Has(policy.PassServer) || (s.cfg.FastRedirect && !t.action.Has(policy.PassWeb))) {
 		iss, err := s.issue(r.Context(), rc, t)
 		if err != nil {
 			return err
@@ -113,6 +120,20 @@ func (s *Service) file(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	}
 	return s.renderPage(w, pd)
 }
+
+// botCheckRequired is the file route's answer to a client that cannot run the page: the
+// messages are /info's for a missing answer, so a script sees one wording for each check.
+func botCheckRequired(pow, turn bool) error {
+	switch {
+	case pow && turn:
+		return errBothMissing
+	case pow:
+		return errPowMissing
+	}
+	return errTurnMissing
+}
+
+var errBothMissing = powError("proof of work and turnstile token required")
 
 // info serves /info?path=&sign= (GET, or POST carrying the bot-check answers in a form body).
 func (s *Service) info(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {

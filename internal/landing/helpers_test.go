@@ -178,7 +178,13 @@ func (e *tenv) req(method, pathAndQuery, ip string, hdr http.Header, body io.Rea
 	return rawReq(e.t, e.srv.URL, method, pathAndQuery, ip, hdr, body)
 }
 
+// get is an API client's request (no Accept header): JSON errors, never the page.
 func (e *tenv) get(pathAndQuery string) resp { return e.req("GET", pathAndQuery, testIP, nil, nil) }
+
+// browse is a browser's navigation (Chromium's Accept): the page, and errors as pages.
+func (e *tenv) browse(pathAndQuery string) resp {
+	return e.req("GET", pathAndQuery, testIP, http.Header{"Accept": {acceptChromium}}, nil)
+}
 
 func rawReq(t *testing.T, base, method, pathAndQuery, ip string, hdr http.Header, body io.Reader) resp {
 	t.Helper()

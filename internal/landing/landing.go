@@ -255,6 +255,8 @@ func (s *Service) route(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 		return errMethod
 	}
 	rc.route = "file"
+	// The answer (page, 302, JSON or HTML error) depends on Accept.
+	w.Header().Add("Vary", "Accept")
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		rc.html = r.Method == http.MethodGet && acceptsHTML(r)

@@ -27,7 +27,7 @@ func powEnv(t *testing.T, vars map[string]string) *tenv {
 // challengeFor loads the page for p as ip and returns its challenge.
 func (e *tenv) challengeFor(p, ip string) *Challenge {
 	e.t.Helper()
-	r := e.req("GET", e.link(p), ip, nil, nil)
+	r := e.req("GET", e.link(p), ip, http.Header{"Accept": {acceptChromium}}, nil)
 	if r.status != http.StatusOK {
 		e.t.Fatalf("page: %d %s", r.status, r.body)
 	}

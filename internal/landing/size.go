@@ -17,7 +17,8 @@ type sizer interface {
 	size(ctx context.Context, path, clientIP string) (int64, error)
 }
 
-// alistSizer asks AList's /api/fs/get (SPEC §7); AList's errors are relayed as they came.
+// alistSizer asks AList's /api/fs/get (SPEC §7); AList's errors are relayed as they came,
+// except its "object not found", which internal/alist turns into a 404.
 type alistSizer struct {
 	c       *alist.Client
 	timeout time.Duration
@@ -30,10 +31,16 @@ func (a *alistSizer) size(ctx context.Context, path, clientIP string) (int64, er
 	if err != nil {
 		return 0, err
 	}
+	if f.IsDir {
+		return 0, errNotFound
+	}
 	return max(f.Size, 0), nil
 }
 
-var errNotFound = &httpx.Error{Status: http.StatusNotFound, Message: "object not found", Reason: "not_found"}
+// errNotFound answers a missing file and a directory alike: the landing hands out links to
+// files only, and a 404 (not a 500, not a link the proxy cannot serve) makes a download
+// manager give up instead of retrying.
+var errNotFound = &httpx.Error{Status: http.StatusNotFound, Message: alist.NotFoundMessage, Reason: "not_found"}
 
 // localSizer stats files below ADDRESS=file:///dir. os.Root refuses every way out of the
 // folder (.., absolute symlinks, symlinks pointing outside), so a signed path can never be
@@ -53,7 +60,7 @@ func (l localSizer) size(_ context.Context, path, _ string) (int64, error) {
 		return 0, errNotFound
 	}
 	if fi.IsDir() {
-		return 0, nil
+		return 0, errNotFound
 	}
 	return fi.Size(), nil
 }

@@ -71,7 +71,7 @@ func turnEnv(t *testing.T, vars map[string]string) (*tenv, *fakeSiteverify) {
 func TestTurnstile(t *testing.T) {
 	e, sv := turnEnv(t, nil)
 
-	page := e.get(e.link("/a.txt"))
+	page := e.browse(e.link("/a.txt"))
 	c := pageCfg(t, page.body)
 	if c.Turnstile == nil || c.Turnstile.SiteKey != "ts-site" || c.Turnstile.CData != sign.PathHash("/a.txt") || c.Pow != nil || c.URL != "" {
 		t.Fatalf("page config %+v", c)
@@ -132,7 +132,7 @@ func TestTurnstile(t *testing.T) {
 // proof-of-work whose Turnstile failed is not spent.
 func TestVerifyBoth(t *testing.T) {
 	e, sv := turnEnv(t, map[string]string{"UNDER_ATTACK": "false", "WHITELIST_PREFIX": "/a", "WHITELIST_ACTION": "verify-both", "ALTCHA_DIFFICULTY": "1000"})
-	c := pageCfg(t, e.get(e.link("/a.txt")).body)
+	c := pageCfg(t, e.browse(e.link("/a.txt")).body)
 	if c.Pow == nil || c.Turnstile == nil {
 		t.Fatalf("verify-both page: %+v", c)
 	}

@@ -444,11 +444,11 @@ func TestRedirects(t *testing.T) {
 }
 
 // TestEnvelopeOnFetch: AList's JSON error envelope answered with HTTP 200 by the link is
-// relayed with the envelope's code, never as a 200 download.
+// relayed with the envelope's code, never as a 200 download; its "object not found" is a 404.
 func TestEnvelopeOnFetch(t *testing.T) {
 	e := newEnv(t, envOpts{})
-	r := e.get(e.uri("/missing.txt", testIP)) // /api/fs/link succeeds, /d/ answers the envelope
-	if r.status != 500 || !strings.Contains(string(r.body), `"message":"failed link: object not found"`) ||
+	r := e.get(e.uri("/missing.txt", testIP)) // /api/fs/link succeeds, /d/ answers {"code":500,"message":"failed link: object not found"}
+	if r.status != 404 || string(r.body) != `{"code":404,"message":"object not found"}` ||
 		r.header.Get("Content-Type") != "application/json;charset=UTF-8" || r.header.Get("Access-Control-Allow-Origin") != "*" {
 		t.Fatalf("got %d %q %v", r.status, r.body, r.header)
 	}
