@@ -103,19 +103,3 @@ func TestDownloadManagers(t *testing.T) {
 		})
 	}
 }
-
-func TestAcceptsHTML(t *testing.T) {
-	for accept, want := range map[string]bool{
-		acceptChromium: true, acceptFirefox: true, acceptWget: false, acceptAria2: false, "": false,
-		"TEXT/HTML": true, " text/html ; level=1 ; q=0.5": true, "text/html;q=0": false, "text/html; q=0.000, */*": false,
-		"application/xhtml+xml": false, "text/htmlx": false, "application/json": false, "text/plain, text/html;q=0.1": true,
-	} {
-		r, _ := http.NewRequest("GET", "/", nil)
-		if accept != "" {
-			r.Header.Set("Accept", accept)
-		}
-		if got := acceptsHTML(r); got != want {
-			t.Errorf("%q: %v, want %v", accept, got, want)
-		}
-	}
-}

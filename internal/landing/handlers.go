@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/alist-edge/alist-edge/internal/httpx"
+	"github.com/alist-edge/alist-edge/internal/webpage"
 	"github.com/alist-edge/alist-edge/pkg/policy"
 	"github.com/alist-edge/alist-edge/pkg/quota"
 	"github.com/alist-edge/alist-edge/pkg/sign"
@@ -83,7 +84,7 @@ func (s *Service) file(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	// A client that does not ask for HTML (a download manager, curl) would save the page as the
 	// file: it gets the 302 when no bot check is due (even under pass-web: the page would only
 	// carry the same link), else a JSON 403 naming the check it cannot pass.
-	page := acceptsHTML(r)
+	page := webpage.AcceptsHTML(r)
 	if !page && (pow || turn) {
 		return botCheckRequired(pow, turn)
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/alist-edge/alist-edge/internal/httpx"
 	"github.com/alist-edge/alist-edge/internal/logx"
 	"github.com/alist-edge/alist-edge/internal/metrics"
+	"github.com/alist-edge/alist-edge/internal/webpage"
 	"github.com/alist-edge/alist-edge/pkg/policy"
 	"github.com/alist-edge/alist-edge/pkg/quota"
 	"github.com/alist-edge/alist-edge/pkg/sign"
@@ -259,7 +260,7 @@ func (s *Service) route(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 	w.Header().Add("Vary", "Accept")
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		rc.html = r.Method == http.MethodGet && acceptsHTML(r)
+		rc.html = r.Method == http.MethodGet && webpage.AcceptsHTML(r)
 		return s.file(w, r, rc)
 	}
 	w.Header().Set("Allow", "GET, HEAD, OPTIONS")
@@ -284,7 +285,7 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, rc *reqCtx, err e
 	}
 	rc.reason = e.Reason
 	if rc.html && e.Body == nil {
-		if perr := s.renderError(w, r, e); perr == nil {
+		if perr := webpage.WriteError(w, r, e); perr == nil {
 			return
 		}
 	}

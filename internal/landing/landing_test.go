@@ -16,6 +16,7 @@ import (
 
 	"github.com/alist-edge/alist-edge/internal/alisttest"
 	"github.com/alist-edge/alist-edge/internal/config"
+	"github.com/alist-edge/alist-edge/internal/webpage"
 	"github.com/alist-edge/alist-edge/pkg/quota"
 	"github.com/alist-edge/alist-edge/pkg/sign"
 	"github.com/prometheus/client_golang/prometheus"
@@ -134,7 +135,7 @@ func TestBrowserErrors(t *testing.T) {
 	bad := "/f.txt?sign=" + strings.Repeat("A", 43) + "%3D%3A0"
 	r := e.req("GET", bad, testIP, http.Header{"Accept": {"text/html,application/xhtml+xml"}, "Accept-Language": {"zh"}}, nil)
 	if r.status != 401 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") ||
-		!strings.Contains(r.body, texts["zh"]["err_sign"]) || !strings.Contains(r.body, "401 · sign mismatch") {
+		!strings.Contains(r.body, webpage.Texts["zh"]["err_sign"]) || !strings.Contains(r.body, "401 · sign mismatch") {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
 	if strings.Contains(r.body, "<script") {
@@ -329,12 +330,6 @@ func TestHelpers(t *testing.T) {
 		2147483648: "2.00 GB", 123456789012: "115 GB", 52428800: "50.0 MB"} {
 		if got := humanSize(in); got != want {
 			t.Errorf("humanSize(%d) = %q, want %q", in, got, want)
-		}
-	}
-	for in, want := range map[string]string{"": "en", "zh-CN,zh;q=0.9,en;q=0.8": "zh", "en-US,en;q=0.9,zh;q=0.8": "en",
-		"fr, zh-TW;q=0.5": "zh", "de": "en", "zh;q=0, en;q=0.1": "en", "ZH-hans": "zh"} {
-		if got := pickLang(in); got != want {
-			t.Errorf("pickLang(%q) = %q, want %q", in, got, want)
 		}
 	}
 	for in, want := range map[string]string{"/a b/c?d#e%.txt": "/a%20b/c%3Fd%23e%25.txt", "/a+b/中": "/a+b/%E4%B8%AD", "/": "/"} {

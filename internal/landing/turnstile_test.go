@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/alist-edge/alist-edge/internal/alisttest"
+	"github.com/alist-edge/alist-edge/internal/webpage"
 	"github.com/alist-edge/alist-edge/pkg/sign"
 )
 
@@ -77,7 +78,7 @@ func TestTurnstile(t *testing.T) {
 		t.Fatalf("page config %+v", c)
 	}
 	csp := page.header.Get("Content-Security-Policy")
-	if !strings.Contains(csp, "script-src 'nonce-") || !strings.Contains(csp, turnstileOrigin) ||
+	if !strings.Contains(csp, "script-src 'nonce-") || !strings.Contains(csp, webpage.TurnstileOrigin) ||
 		!strings.Contains(page.body, `src="https://challenges.cloudflare.com/turnstile/v0/api.js?render=explicit"`) {
 		t.Fatalf("Turnstile not loadable: %s", csp)
 	}
