@@ -1,7 +1,8 @@
 // Package alisttest is a fake AList for tests: a real listener (httptest.NewServer) that speaks
 // AList's API shapes, including its HTTP-200 error envelope, serves the files it links to with
-// Range/HEAD/416 (http.ServeContent, as AList's local storage does), and counts every call so a
-// test can prove a refused request never reached it.
+// Range/HEAD/416 (http.ServeContent, as AList's local storage does), cleans every path it is
+// given the way AList does (Clean), and counts every call so a test can prove a refused request
+// never reached it.
 package alisttest
 
 import (
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	stdpath "path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,7 +34,8 @@ type Server struct {
 	Token string
 
 	mu    sync.Mutex
-	files map[string]*File
+	files map[string]*File // by cleaned path
+	paths []string         // API request paths as sent
 	// Calls counts API calls by endpoint ("/api/fs/link", "/api/fs/get") and file fetches ("/d").
 	calls sync.Map // string -> *atomic.Int64
 	// LastHeaders is the headers of the last API call.
@@ -48,11 +51,37 @@ func New(token string) *Server {
 	return s
 }
 
-// Put adds or replaces a file at the decoded path p.
+// Clean is AList's utils.FixAndCleanPath, which AList applies to every path it is given
+// (/api/fs/get, /api/fs/link, /d/...): every `\` becomes `/`, a leading `/` is added, then
+// path.Clean resolves "." and ".." and collapses "//". So "/pub/..\private/x" is
+// "/private/x" to AList, whatever a policy matched on the path as written.
+func Clean(p string) string {
+	p = strings.ReplaceAll(p, "\\", "/")
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return stdpath.Clean(p)
+}
+
+// relative is AList's refusal of a relative path before cleaning (utils.JoinBasePath, in the
+// v3 versions that look for "/.." with "/" only, so "..\" passes and is then cleaned away).
+func relative(p string) bool {
+	return p == ".." || strings.HasSuffix(p, "/..") || strings.HasPrefix(p, "../") || strings.Contains(p, "/../")
+}
+
+// Put adds or replaces a file at the decoded path p; it is stored where AList's cleaning of p
+// leads (a request for p reaches it), so a name with a `\` lands in a sub-folder, as on AList.
 func (s *Server) Put(p string, f *File) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.files[p] = f
+	s.files[Clean(p)] = f
+}
+
+// Paths are the paths the API calls asked for, as sent (before cleaning), in order.
+func (s *Server) Paths() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.paths...)
 }
 
 // Calls is the number of requests to endpoint so far.
@@ -126,21 +155,29 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	f, ok := s.files[req.Path]
+	s.paths = append(s.paths, req.Path)
+	s.mu.Unlock()
+	if relative(req.Path) {
+		envelope(w, 403, "using relative path is not allowed", nil)
+		return
+	}
+	p := Clean(req.Path)
+	s.mu.Lock()
+	f, ok := s.files[p]
 	s.mu.Unlock()
 	if r.URL.Path == "/api/fs/get" {
 		if !ok {
 			envelope(w, 500, "failed get obj: object not found", nil)
 			return
 		}
-		name := req.Path[strings.LastIndexByte(req.Path, '/')+1:]
+		name := p[strings.LastIndexByte(p, '/')+1:]
 		envelope(w, 200, "success", map[string]any{"name": name, "size": len(f.Data), "is_dir": false,
 			"modified": f.ModTime.Format(time.RFC3339), "sign": "", "raw_url": "", "provider": "Local"})
 		return
 	}
 	// /api/fs/link succeeds even for a missing file (local storage); the miss shows when the
 	// URL is fetched, exactly like AList.
-	link := s.URL + "/d" + (&url.URL{Path: req.Path}).EscapedPath()
+	link := s.URL + "/d" + (&url.URL{Path: p}).EscapedPath()
 	var header http.Header
 	if ok {
 		if f.LinkURL != "" {
@@ -151,10 +188,10 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	envelope(w, 200, "success", map[string]any{"url": link, "header": header})
 }
 
-// download serves /d/<path> like AList's local storage: missing files answer HTTP 200 with a
-// JSON error envelope, existing ones with Range support.
+// download serves /d/<path> like AList's local storage: the path cleaned, missing files
+// answer HTTP 200 with a JSON error envelope, existing ones with Range support.
 func (s *Server) download(w http.ResponseWriter, r *http.Request) {
-	p := strings.TrimPrefix(r.URL.Path, "/d")
+	p := Clean(strings.TrimPrefix(r.URL.Path, "/d"))
 	s.mu.Lock()
 	f, ok := s.files[p]
 	s.mu.Unlock()

@@ -27,6 +27,7 @@ var (
 type target struct {
 	encoded  string // percent-encoded as received, dot segments removed: goes into the URL
 	decoded  string // what every signature covers
+	served   string // what the origin serves for it (sign.ServedPath): asked for its size
 	pathHash string
 	sign     string
 	expire   int64 // of the incoming sign; every derived signature reuses it
@@ -45,8 +46,14 @@ func (s *Service) gate(rc *reqCtx, rawPath, signValue string) (*target, error) {
 	if err != nil {
 		return nil, errPath
 	}
+	// The policy judges the path the origin will serve (AList cleans `\` and "//"); the
+	// signatures keep covering the decoded path (SPEC §3).
+	served, err := sign.ServedPath(decoded, s.originKind())
+	if err != nil {
+		return nil, errPath
+	}
 	sec := s.sec.Load()
-	action := sec.pol.Match(decoded)
+	action := sec.pol.Match(served)
 	if action.Has(policy.Block) {
 		return nil, errDenied
 	}
@@ -57,8 +64,16 @@ func (s *Service) gate(rc *reqCtx, rawPath, signValue string) (*target, error) {
 		}
 		return nil, &httpx.Error{Status: http.StatusUnauthorized, Message: err.Error(), Reason: "signature"}
 	}
-	return &target{encoded: encoded, decoded: decoded, pathHash: sign.PathHash(decoded), sign: signValue,
+	return &target{encoded: encoded, decoded: decoded, served: served, pathHash: sign.PathHash(decoded), sign: signValue,
 		expire: expire, action: action, sec: sec}, nil
+}
+
+// originKind says how the origin cleans paths (sign.ServedPath).
+func (s *Service) originKind() sign.OriginKind {
+	if s.cfg.D.LocalRoot != "" {
+		return sign.OriginLocal
+	}
+	return sign.OriginAList
 }
 
 // botChecks says which checks a path needs: a verify-* action forces its checks, pass-web and
@@ -253,7 +268,7 @@ func (s *Service) issue(ctx context.Context, rc *reqCtx, t *target) (issued, err
 	}
 	if size < 0 {
 		var err error
-		if size, err = s.sizer.size(ctx, t.decoded, rc.client.Text); err != nil {
+		if size, err = s.sizer.size(ctx, t.served, rc.client.Text); err != nil {
 			return issued{}, err
 		}
 		if s.store != nil {

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"syscall"
 )
 
 // Errors of the local origin, mapped to 404 and 403 by the proxy.
@@ -35,14 +36,22 @@ func (l *Local) Dir() string { return l.root.Name() }
 // Close releases the folder.
 func (l *Local) Close() error { return l.root.Close() }
 
-// Open opens the regular file at the decoded request path p ("/a/b.txt"). Directories,
-// devices, sockets and pipes are not files to download: ErrNotFound.
+// openFlags: O_NONBLOCK because a plain open of a named pipe blocks until a writer appears
+// (and one of a terminal or modem until its line is up): one FIFO in the folder would park a
+// thread and a descriptor per request until the proxy ran out of both. With O_NONBLOCK the open
+// returns at once and the type is checked on the opened descriptor (fstat), so nothing can be
+// swapped in between the check and the open, as it could after a Stat by name. O_NOCTTY: a
+// terminal in the folder never becomes the process's controlling terminal.
+const openFlags = os.O_RDONLY | syscall.O_NONBLOCK | syscall.O_NOCTTY
+
+// Open opens the regular file at the served request path p ("/a/b.txt"). Directories,
+// devices, sockets and pipes are not files to download: ErrNotFound, without waiting on them.
 func (l *Local) Open(p string) (*os.File, fs.FileInfo, error) {
 	name := strings.TrimLeft(p, "/")
 	if name == "" || strings.HasSuffix(name, "/") || strings.IndexByte(name, 0) >= 0 {
 		return nil, nil, ErrNotFound
 	}
-	f, err := l.root.Open(name)
+	f, err := l.root.OpenFile(name, openFlags, 0)
 	if err != nil {
 		return nil, nil, mapFSError(err)
 	}
@@ -54,6 +63,12 @@ func (l *Local) Open(p string) (*os.File, fs.FileInfo, error) {
 	if !fi.Mode().IsRegular() {
 		f.Close()
 		return nil, nil, ErrNotFound
+	}
+	// A regular file: back to ordinary blocking reads (a FUSE or network file system may
+	// honour O_NONBLOCK and answer EAGAIN, which a file read must never see). The runtime
+	// does not poll regular files, so reads stay plain system calls.
+	if rc, err := f.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) { _ = syscall.SetNonblock(int(fd), false) })
 	}
 	return f, fi, nil
 }

@@ -339,7 +339,13 @@ func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
 	if raw == "" {
 		raw = r.URL.EscapedPath()
 	}
+	// path is what the signatures cover; served is what the origin will serve for it (AList
+	// cleans `\`, "//"): the policy, the origin and the cache/quota key use served (SPEC §3).
 	_, path, err := sign.RequestPath(sign.RawPath(raw))
+	if err != nil {
+		return rq.deny(errPath)
+	}
+	served, err := sign.ServedPath(path, h.originKind())
 	if err != nil {
 		return rq.deny(errPath)
 	}
@@ -350,7 +356,7 @@ func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
 		return rq.deny(errIPList)
 	}
 	checks := cfg.D.Checks
-	if act := cfg.D.Policy.Match(path); act != 0 {
+	if act := cfg.D.Policy.Match(served); act != 0 {
 		if act.Has(policy.Block) {
 			return rq.deny(errPolicy)
 		}
@@ -371,9 +377,11 @@ func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
 		return rq.deny(&httpx.Error{Status: http.StatusUnauthorized, Reason: "signature", Message: err.Error()})
 	}
 
-	pathHash := sign.PathHash(path)
+	// Keyed by the served path: its link and per-file quota are the served file's, whatever
+	// the spelling ("/a//b" and "/a/b" share). additionalInfo.pathHash stays the decoded path's.
+	pathHash := sign.PathHash(served)
 	creq := quota.CheckRequest{Scope: quota.ScopeProxy, Subnet: rq.subnet, PathHash: pathHash, WantLink: h.local == nil,
-		Now: now, Path: path}
+		Now: now, Path: served}
 	if infoOK {
 		creq.FileSize = info.FileSize
 	}
@@ -403,9 +411,17 @@ func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
 		return rq.deny(e)
 	}
 	if h.local != nil {
-		return h.serveLocal(rq, r, path, pathHash, cfg.ClientIdleTimeout)
+		return h.serveLocal(rq, r, served, pathHash, cfg.ClientIdleTimeout)
 	}
-	return h.serveUpstream(rq, r, st, path, pathHash, d.Link)
+	return h.serveUpstream(rq, r, st, served, pathHash, d.Link)
+}
+
+// originKind says how the origin cleans paths (sign.ServedPath).
+func (h *Handler) originKind() sign.OriginKind {
+	if h.local != nil {
+		return sign.OriginLocal
+	}
+	return sign.OriginAList
 }
 
 // parseParams reads the six parameters from a raw query the way URLSearchParams.get does: the

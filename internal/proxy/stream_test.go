@@ -6,9 +6,12 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	stdpath "path"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alist-edge/alist-edge/internal/alisttest"
 )
 
 func testData(n int) []byte {
@@ -167,9 +170,13 @@ func TestUnicodeFileNames(t *testing.T) {
 			if r.status != 200 || string(r.body) != name {
 				t.Fatalf("%s: %d %q", name, r.status, r.body)
 			}
+			want := name
+			if !local { // AList serves the cleaned path: a `\` is a folder separator to it
+				want = stdpath.Base(alisttest.Clean(p))
+			}
 			cd := r.header.Get("Content-Disposition")
 			disp, params, err := mime.ParseMediaType(cd)
-			if err != nil || disp != "attachment" || params["filename"] != name {
+			if err != nil || disp != "attachment" || params["filename"] != want {
 				t.Fatalf("%s: Content-Disposition %q parsed as %q %v (%v)", name, cd, disp, params, err)
 			}
 			if !strings.Contains(cd, "filename=\"") || !strings.Contains(cd, "filename*=UTF-8''") {
@@ -315,7 +322,7 @@ func TestLocalOriginConfinement(t *testing.T) {
 		{"/in/", 404, ""},              // a directory
 		{"/", 404, ""},                 // the root
 		{"/missing.txt", 404, ""},      // missing
-		{"/in/ok.txt%00.png", 404, ""}, // NUL
+		{"/in/ok.txt%00.png", 400, ""}, // NUL: refused before the folder (sign.ServedPath)
 	} {
 		r := e.get(signed(c.raw))
 		if r.status != c.status || (c.body != "" && string(r.body) != c.body) {

@@ -12,7 +12,7 @@ import (
 func TestAcceptsHTML(t *testing.T) {
 	for accept, want := range map[string]bool{
 		"text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7": true, // Chromium
-		"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8": true, // Firefox
+		"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8":                                                                         true, // Firefox
 		"*/*": false, "*/*,application/metalink4+xml,application/metalink+xml": false, "": false, // wget and curl, aria2c
 		"TEXT/HTML": true, " text/html ; level=1 ; q=0.5": true, "text/html;q=0": false, "text/html; q=0.000, */*": false,
 		"application/xhtml+xml": false, "text/htmlx": false, "application/json": false, "text/plain, text/html;q=0.1": true,

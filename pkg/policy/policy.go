@@ -7,6 +7,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 )
@@ -155,9 +156,14 @@ func New(l Lists, v Vocabulary) (*Policy, error) {
 		}
 		out := &list{action: a}
 		for _, pre := range strings.Split(prefixes, ",") {
-			if pre = strings.TrimSpace(pre); pre != "" {
-				out.prefixes = append(out.prefixes, pre)
+			if pre = strings.TrimSpace(pre); pre == "" {
+				continue
 			}
+			if err := checkPrefix(pre); err != nil {
+				errs = append(errs, fmt.Errorf("%s_PREFIX: %w", name, err))
+				continue
+			}
+			out.prefixes = append(out.prefixes, pre)
 		}
 		return out
 	}
@@ -170,18 +176,34 @@ func New(l Lists, v Vocabulary) (*Policy, error) {
 	return p, nil
 }
 
+// checkPrefix refuses a prefix that no served path can start with (sign.ServedPath gives
+// path.Clean's form): it would be a list that silently never applies.
+func checkPrefix(pre string) error {
+	if !strings.HasPrefix(pre, "/") {
+		return fmt.Errorf("%q does not start with /", pre)
+	}
+	if c := path.Clean(pre); pre != c && (c == "/" || pre != c+"/") {
+		return fmt.Errorf("%q is not a clean path (no //, . or .. segments): paths are matched after the origin's cleaning", pre)
+	}
+	return nil
+}
+
+// matches is a plain prefix match, except that a prefix ending in "/" names a folder and
+// also matches the folder itself: served paths have no trailing "/" ("/private/" is served
+// as "/private"), and "/private/" must not become a way around BLACKLIST_PREFIX=/private/.
 func (l *list) matches(path string) bool {
 	for _, pre := range l.prefixes {
-		if strings.HasPrefix(path, pre) {
+		if strings.HasPrefix(path, pre) || len(pre) > 1 && pre[len(pre)-1] == '/' && path == pre[:len(pre)-1] {
 			return true
 		}
 	}
 	return false
 }
 
-// Match returns the action for a decoded path: blacklist, then whitelist, then except (which
-// applies to paths matching none of its prefixes); the first list that matches wins, and 0
-// means no list matched.
+// Match returns the action for a path: blacklist, then whitelist, then except (which applies
+// to paths matching none of its prefixes); the first list that matches wins, and 0 means no
+// list matched. Both services pass the path the origin will serve (sign.ServedPath), never
+// the path as the client spelled it.
 func (p *Policy) Match(path string) Action {
 	if p == nil {
 		return 0

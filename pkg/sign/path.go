@@ -1,11 +1,13 @@
 package sign
 
 import (
+	"path"
 	"strings"
 	"unicode/utf8"
 )
 
-// ErrPathEncoding is answered (400) for a malformed escape or a path that is not UTF-8.
+// ErrPathEncoding is answered (400) for a malformed escape, a path that is not UTF-8, and a
+// path the origin would resolve differently from what the policy sees (ServedPath).
 var ErrPathEncoding = &Error{"invalid path encoding"}
 
 // RawPath returns the path of an HTTP request target exactly as the client sent it (Go's
@@ -144,4 +146,62 @@ func hasDotSegment(p string) bool {
 		}
 	}
 	return false
+}
+
+// OriginKind is the kind of origin behind a service; each turns a request path into a file its
+// own way, and the path policy must judge the path the origin will really serve.
+type OriginKind uint8
+
+const (
+	// OriginAList: AList cleans every path it is given (utils.FixAndCleanPath: every `\`
+	// becomes `/`, a leading `/` is added, then path.Clean) for /api/fs/get, /api/fs/link and
+	// its /d/ downloads.
+	OriginAList OriginKind = iota
+	// OriginLocal: ADDRESS=file:///dir, opened through os.Root on Linux, where `\` is an
+	// ordinary byte of a name and the kernel reads `//` as `/`.
+	OriginLocal
+)
+
+// ServedPath is the path origin o will serve for the decoded request path: the path the policy
+// (SPEC §6) must be decided on, and the path to ask the origin for. Signatures keep covering
+// the decoded path. The form is path.Clean's (leading "/" kept, "//" collapsed, "." segments
+// and a trailing "/" dropped), after `\` → `/` for AList.
+//
+// Refused with ErrPathEncoding:
+//   - a ".." segment (for AList also one built with `\`, as in "/pub/..\private/x"): it would
+//     move the served path out of the prefix the policy matched. It is refused, not resolved,
+//     because ".." means different things to different resolvers (lexical in AList, through
+//     symlinks in the kernel), and no link AList hands out contains one;
+//   - NUL: no file system or AList storage accepts it in a name, and a layer that passes paths
+//     as C strings would cut the path there, serving a shorter path than the policy judged.
+//
+// Other control bytes stay: they are legal in Linux names (upstream vector control_chars) and
+// mean nothing to path cleaning.
+func ServedPath(decoded string, o OriginKind) (string, error) {
+	p := decoded
+	if o == OriginAList {
+		p = strings.ReplaceAll(p, `\`, "/") // returns p itself when there is no `\`
+	}
+	if strings.IndexByte(p, 0) >= 0 || hasDotDotSegment(p) {
+		return "", ErrPathEncoding
+	}
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return path.Clean(p), nil // allocates only when p is not already clean
+}
+
+// hasDotDotSegment reports whether p has a ".." segment.
+func hasDotDotSegment(p string) bool {
+	for off := 0; ; {
+		i := strings.Index(p[off:], "..")
+		if i < 0 {
+			return false
+		}
+		i += off
+		if (i == 0 || p[i-1] == '/') && (i+2 == len(p) || p[i+2] == '/') {
+			return true
+		}
+		off = i + 1
+	}
 }

@@ -32,13 +32,20 @@ for i, t in enumerate(trav_block):
 for i, t in enumerate(["/public/..%2fprivate/secret.txt", "/public/%2e%2e%2fprivate/secret.txt", "/public/.%2e%2Fprivate/secret.txt",
                        "/public%2f..%2fprivate%2fsecret.txt", "/a/.%2f..%2fprivate/secret.txt", "/public/..%2F"]):
     add(f"trav-encslash-{i}", "traversal", 400, "invalid path encoding", target=t)
-trav_401 = [  # not dot segments for a URL parser: the decoded path keeps them; no signature -> 401
-    "/public/..%5cprivate/secret.txt",
-    "/public/..\\private/secret.txt", "/public/%2e%2e%5cprivate/secret.txt", "/%2fprivate/secret.txt",
-    "//private/secret.txt", "/Private/secret.txt", "/PRIVATE/secret.txt", "/public/...%2fprivate", "/public/..a%2fprivate",
+# AList cleans every path (`\\` -> `/`, then path.Clean): a `..` built with a backslash would
+# resolve out of the prefix the policy saw -> 400 (sign.ServedPath); NUL is never a name -> 400
+for i, t in enumerate(["/public/..%5cprivate/secret.txt", "/public/..\\private/secret.txt",
+                       "/public/%2e%2e%5cprivate/secret.txt", "/public/x%5c..", "/ok.txt%00.jpg", "/ok.txt%00",
+                       "/public/..%00/private/secret.txt"]):
+    add(f"trav-served-{i}", "traversal", 400, "invalid path encoding", target=t)
+# `//` is collapsed by AList: the policy sees /private/... -> blocked
+for i, t in enumerate(["/%2fprivate/secret.txt", "//private/secret.txt", "/private//secret.txt", "/private%5csecret.txt",
+                       "/private/"]):
+    add(f"trav-slashes-{i}", "traversal", 403, "access denied", target=t)
+trav_401 = [  # not dot segments for a URL parser nor for AList: the path keeps them; no signature -> 401
+    "/Private/secret.txt", "/PRIVATE/secret.txt", "/public/...%2fprivate", "/public/..a%2fprivate",
     "/public/%252e%252e/private/secret.txt", "/public/%25%32%65%25%32%65/private/secret.txt",
-    "/public/..%252fprivate/secret.txt", "/ok.txt%00.jpg", "/ok.txt%00",
-    "/public/%20../private/secret.txt", "/public/..%00/private/secret.txt",
+    "/public/..%252fprivate/secret.txt", "/public/%20../private/secret.txt",
 ]
 for i, t in enumerate(trav_401):
     add(f"trav-unsigned-{i}", "traversal", **P401("sign missing"), target=t)
@@ -58,9 +65,12 @@ for i, t in enumerate(["/pub/..%2f..%2f{{OUTSIDE}}", "/pub/%2e%2e%2f%2e%2e%2f{{O
                        "/pub%2f..%2f..%2f{{OUTSIDE}}", "/pub/..%2fprivate%2fsecret.txt", "/pub/..%2fprivate/secret.txt",
                        "/pub/..%2f..%2f..%2f{{OUTSIDE}}%00"]):
     add(f"local-trav-{i}", "traversal-local", 400, "invalid path encoding", service="local", target=t)
-for i, t in enumerate(["/pub/..%5c..%5c{{OUTSIDE}}", "/pub/ok.txt%00", "/pub/ok.txt%00.jpg",
-                       "/pub/missing.txt", "/pub/%2fetc%2fpasswd"]):
+# on Linux `\\` is a byte of a name, not a separator: a miss
+for i, t in enumerate(["/pub/..%5c..%5c{{OUTSIDE}}", "/pub/missing.txt", "/pub/%2fetc%2fpasswd"]):
     add(f"local-miss-{i}", "traversal-local", 404, "object not found", reach="db", service="local", target=t)
+for i, t in enumerate(["/pub/ok.txt%00", "/pub/ok.txt%00.jpg"]):
+    add(f"local-nul-{i}", "traversal-local", 400, "invalid path encoding", service="local", target=t)
+add("local-slashes", "traversal-local", 200, reach="db", service="local", target="//pub//ok.txt")
 add("local-trav-dots-out", "traversal-local", 401, "sign missing", service="local", target="/pub/%2e%2e/%2e%2e/etc/passwd")
 add("local-ok", "traversal-local", 200, reach="db", service="local", target="/pub/ok.txt")
 
@@ -78,7 +88,8 @@ add("ctl-space", "control", 400, plain=True, target="/ok .txt")
 add("ctl-space-dots", "control", 400, plain=True, target="/public/.. /private")
 add("ctl-u-escape", "control", 400, plain=True, target="/%u002e%u002e/private/secret.txt")
 add("ctl-crlf-encoded", "control", **P401("sign missing"), target="/ok%0d%0aSet-Cookie:%20x=1")
-add("ctl-nul-encoded", "control", **P401("sign missing"), target="/ok%00%01%02%1f.txt")
+add("ctl-nul-encoded", "control", 400, "invalid path encoding", target="/ok%00%01%02%1f.txt")  # NUL: sign.ServedPath
+add("ctl-encoded", "control", **P401("sign missing"), target="/ok%01%02%1f%7f.txt")  # other control bytes are name bytes
 add("ctl-hdr-nul", "control", 400, plain=True, target="/ok.txt", headers=[["X-A", "a{{HEX:00}}b"]])
 add("ctl-hdr-cr", "control", 400, plain=True, target="/ok.txt", headers=[["X-A", "a{{HEX:0d}}b"]])
 add("ctl-hdr-name-space", "control", 400, plain=True, target="/ok.txt", headers=[["X A", "b"]])
@@ -264,7 +275,8 @@ add("landing-expire-invalid", "landing", 401, "expire invalid", target="/ok.txt?
 add("landing-expire-huge", "landing", 401, "sign mismatch", target="/ok.txt?sign=x:99999999999999999999999", **L)
 add("landing-trav", "landing", 403, "access denied", target="/pub/%2e%2e/private/secret.txt?sign={{LSIGN:/private/secret.txt}}", **L)
 add("landing-trav-unsigned", "landing", 400, "invalid path encoding", target="/pub/..%2fprivate/secret.txt", **L)
-add("landing-trav-backslash", "landing", 401, "sign missing", target="/pub/..%5cprivate/secret.txt", **L)
+add("landing-trav-backslash", "landing", 400, "invalid path encoding", target="/pub/..%5cprivate/secret.txt", **L)
+add("landing-trav-slashes", "landing", 403, "access denied", target="//private/secret.txt?sign={{LSIGN://private/secret.txt}}", **L)
 add("landing-overlong", "landing", 400, "invalid path encoding", target="/%c0%ae%c0%ae/private", **L)
 add("landing-bad-escape", "landing", 400, plain=True, target="/%zz", **L)
 add("landing-ctl", "landing", 400, plain=True, target="/ok{{HEX:00}}.txt", **L)
