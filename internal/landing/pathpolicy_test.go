@@ -17,7 +17,7 @@ import (
 
 // raw sends "GET <target>" byte for byte over TCP (Go's client turns a target starting with
 // "//" into the absolute form).
-func (e *tenv) raw(target string) resp {
+func (e *tenv) raw(target string, headerLines ...string) resp {
 	e.t.Helper()
 	c, err := net.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
 	if err != nil {
@@ -26,7 +26,7 @@ func (e *tenv) raw(target string) resp {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.WriteString(c, "GET "+target+" HTTP/1.1\r\nHost: landing.test\r\nCF-Connecting-IP: "+testIP+
-		"\r\nConnection: close\r\n\r\n"); err != nil {
+		"\r\n"+strings.Join(append(headerLines, ""), "\r\n")+"Connection: close\r\n\r\n"); err != nil {
 		e.t.Fatal(err)
 	}
 	res, err := http.ReadResponse(bufio.NewReader(c), nil)
@@ -94,7 +94,7 @@ func TestLandingExceptOnServedPath(t *testing.T) {
 		t.Fatalf("outside the except prefix: %d %s", r.status, r.body)
 	}
 	for _, target := range []string{"/private/x", "//private/x", "/private//x", "/%2Fprivate%5Cx"} {
-		r := e.raw(e.signedRaw(target))
+		r := e.raw(e.signedRaw(target), "Accept: "+acceptChromium) // a browser: the page (a download manager gets the JSON 403)
 		if r.status != 200 || pageCfg(t, r.body).Pow == nil {
 			t.Errorf("%s: %d %v, want the page with the proof-of-work", target, r.status, r.header)
 		}
