@@ -65,6 +65,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "unknown command %q; accepted: sign, migrate (or none to serve)\n", fs.Arg(0))
 		return 2
 	case *checkConfig:
+		for _, w := range cfg.D.Warnings {
+			fmt.Fprintln(stderr, "warning:", w)
+		}
 		fmt.Fprintln(stdout, "configuration ok")
 		return 0
 	}
@@ -79,6 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // running ones when the new configuration does not validate.
 func serve(ctx context.Context, cfg *config.Landing, environ func() (map[string]string, error), stderr io.Writer) error {
 	log := logx.New(stderr, cfg.LogLevel, cfg.LogFormat)
+	config.LogWarnings(log, cfg.D.Warnings)
 	m := metrics.New("landing")
 	store, err := quota.Open(ctx, cfg.QuotaDB(), cfg.QuotaConfig(), log)
 	if err != nil {

@@ -75,6 +75,32 @@ func TestCheckConfigAndMigrate(t *testing.T) {
 	}
 }
 
+// TestCheckConfigSharedFile: -check-config refuses a placeholder secret naming it (issue #13:
+// it used to say "configuration ok"), and accepts the proxy's action names in a shared file
+// with one warning on stderr.
+func TestCheckConfigSharedFile(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("ADDRESS", "https://alist.example.com")
+	t.Setenv("TOKEN", "alist-3f6b2a1c-real-token")
+	t.Setenv("WORKER_ADDRESS_DOWNLOAD", "https://dl.example.com")
+	t.Setenv("SQLITE_PATH", filepath.Join(dir, "edge.db"))
+	t.Setenv("SIGN_SECRET", "change-me-to-a-long-random-secret")
+	var out, errb bytes.Buffer
+	if code := run([]string{"-check-config"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "SIGN_SECRET holds a placeholder") ||
+		strings.Contains(out.String(), "configuration ok") {
+		t.Fatalf("placeholder: exit %d: %s%s", code, out.String(), errb.String())
+	}
+	t.Setenv("SIGN_SECRET", "")
+	t.Setenv("WHITELIST_PREFIX", "/public")
+	t.Setenv("WHITELIST_ACTION", "skip-ip")
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"-check-config"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "configuration ok") ||
+		errb.String() != "warning: WHITELIST_ACTION: ignoring proxy action(s) skip-ip (this is the landing); WHITELIST_PREFIX/WHITELIST_ACTION is off for the landing\n" {
+		t.Fatalf("shared file: exit %d: %q %q", code, out.String(), errb.String())
+	}
+}
+
 // TestServeAndSIGHUP runs the real command: it serves a local folder, SIGHUP with an edited
 // env file rotates the key, a broken file is refused keeping the running key, and SIGTERM
 // stops it cleanly.

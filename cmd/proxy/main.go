@@ -61,6 +61,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "unknown command %q; accepted: migrate (or none to serve)\n", fs.Arg(0))
 		return 2
 	case *checkConfig:
+		for _, w := range cfg.D.Warnings {
+			fmt.Fprintln(stderr, "warning:", w)
+		}
 		fmt.Fprintln(stdout, "configuration ok")
 		return 0
 	}
@@ -76,6 +79,7 @@ func serve(ctx context.Context, cfg *config.Proxy, env map[string]string, enviro
 	logw := logx.NewBufferedWriter(stderr, 64<<10, 100*time.Millisecond)
 	defer logw.Close()
 	log := logx.New(logw, cfg.LogLevel, cfg.LogFormat)
+	config.LogWarnings(log, cfg.D.Warnings)
 	m := metrics.New("proxy")
 	store, err := quota.Open(ctx, cfg.QuotaDB(), cfg.QuotaConfig(), log)
 	if err != nil {

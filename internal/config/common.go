@@ -70,10 +70,14 @@ type Derived struct {
 	VerifyHeaders [][2]string
 	LocalRoot     string // ADDRESS=file:///dir
 	AlistURL      string // ADDRESS=http(s)://..., no trailing slash
+	// Warnings are logged once at start-up and printed by -check-config (the other service's
+	// action names this one ignores).
+	Warnings []Warning
 }
 
-// validate checks Common and builds Derived; vocab is the service's action vocabulary.
-func (c *Common) validate(p *Problems, vocab policy.Vocabulary) Derived {
+// validate checks Common and builds Derived; own is the service's action vocabulary, other
+// the other service's (its names are ignored, see actions.go).
+func (c *Common) validate(p *Problems, own, other vocabulary) Derived {
 	var d Derived
 	switch addr := strings.TrimSpace(c.Address); {
 	case addr == "":
@@ -93,9 +97,15 @@ func (c *Common) validate(p *Problems, vocab policy.Vocabulary) Derived {
 			d.AlistURL = strings.TrimRight(addr, "/")
 		}
 	}
+	checkPlaceholder(p, "TOKEN", c.Token, false, "set AList's admin token (AList: Settings → Other → Token)")
+	checkPlaceholder(p, "SIGN_SECRET", c.SignSecret, true, "leave it unset to sign with TOKEN (AList's own links verify only with AList's key, its token), or set your own random key (openssl rand -hex 32)")
+	checkPlaceholder(p, "VERIFY_SECRET", c.VerifySecret, true, "set the value your AList's front end expects in the VERIFY_HEADER header")
+	if c.DatabaseURL != "" {
+		checkDatabaseURL(p, c.DatabaseURL)
+	}
 	kr, err := sign.NewKeyring(c.SignSecret, c.Token)
 	if err != nil {
-		p.Addf("SIGN_SECRET/TOKEN: at least one must be set (the signing key)")
+		p.Addf("SIGN_SECRET/TOKEN: at least one must be set (the signing key): in front of AList set TOKEN to AList's admin token (AList signs its links with it); for a file:// folder set SIGN_SECRET (openssl rand -hex 32)")
 	}
 	d.Keyring = kr
 	if d.AlistURL != "" && c.Token == "" {
@@ -109,11 +119,13 @@ func (c *Common) validate(p *Problems, vocab policy.Vocabulary) Derived {
 			d.VerifyHeaders = append(d.VerifyHeaders, [2]string{hs[i], ss[i]})
 		}
 	}
-	pol, err := policy.New(policy.Lists{
+	lists := policy.Lists{
 		BlacklistPrefix: c.BlacklistPrefix, BlacklistAction: c.BlacklistAction,
 		WhitelistPrefix: c.WhitelistPrefix, WhitelistAction: c.WhitelistAction,
 		ExceptPrefix: c.ExceptPrefix, ExceptAction: c.ExceptAction,
-	}, vocab)
+	}
+	d.Warnings = shareLists(&lists, own, other)
+	pol, err := policy.New(lists, own.words)
 	p.Add(err)
 	d.Policy = pol
 	trusted, err := clientip.ParsePrefixes(c.TrustedProxies)

@@ -285,24 +285,3 @@ func checkDefaultCell(v *envVar, name, cell string, add func(string, ...any)) {
 		}
 	}
 }
-
-// TestEnvExampleLoads: the uncommented lines of .env.example are a configuration both services
-// accept as they are (the quick start).
-func TestEnvExampleLoads(t *testing.T) {
-	var problems []string
-	env := map[string]string{}
-	for name, ex := range readEnvExample(t, &problems) {
-		if !ex.commented {
-			env[name] = ex.value
-		}
-	}
-	if len(problems) > 0 {
-		t.Fatal(strings.Join(problems, "\n"))
-	}
-	if _, err := config.LoadProxy(env); err != nil {
-		t.Errorf(".env.example as is, proxy: %v", err)
-	}
-	if _, err := config.LoadLanding(env); err != nil {
-		t.Errorf(".env.example as is, landing: %v", err)
-	}
-}

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alist-edge/alist-edge/pkg/policy"
 	"github.com/alist-edge/alist-edge/pkg/quota"
 	"github.com/alist-edge/alist-edge/pkg/sign"
 )
@@ -52,7 +51,10 @@ func LoadLanding(environ map[string]string) (*Landing, error) {
 	var c Landing
 	var p Problems
 	parse(environ, &c, &p)
-	c.D.Derived = c.Common.validate(&p, policy.LandingActions)
+	c.D.Derived = c.Common.validate(&p, landingVocab, proxyVocab)
+	checkPlaceholder(&p, "PAGE_SECRET", c.PageSecret, false, "leave it unset (it is derived from the signing key) or set your own random key (openssl rand -hex 32)")
+	checkPlaceholder(&p, "TURNSTILE_SITE_KEY", c.TurnstileSiteKey, false, "copy the site key from Cloudflare's dashboard (Turnstile → your widget)")
+	checkPlaceholder(&p, "TURNSTILE_SECRET_KEY", c.TurnstileSecretKey, false, "copy the secret key from Cloudflare's dashboard (Turnstile → your widget)")
 	c.D.Workers = sign.SplitWorkerAddrs(c.WorkerAddressDownload)
 	if len(c.D.Workers) == 0 {
 		p.Addf("WORKER_ADDRESS_DOWNLOAD is required: the proxy origin(s), comma separated, e.g. https://dl1.example.com,https://dl2.example.com")

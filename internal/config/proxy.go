@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/alist-edge/alist-edge/internal/clientip"
-	"github.com/alist-edge/alist-edge/pkg/policy"
 	"github.com/alist-edge/alist-edge/pkg/quota"
 	"github.com/alist-edge/alist-edge/pkg/sign"
 )
@@ -81,7 +80,7 @@ func LoadProxy(environ map[string]string) (*Proxy, error) {
 	var c Proxy
 	var p Problems
 	parse(environ, &c, &p)
-	c.D.Derived = c.Common.validate(&p, policy.ProxyActions)
+	c.D.Derived = c.Common.validate(&p, proxyVocab, landingVocab)
 	c.D.WorkerAddr = sign.WorkerAddr(c.WorkerAddress)
 	c.D.TotalLimitText = strings.TrimSpace(environ["IPSUBNET_BANDWIDTH_LIMIT"])
 	if c.WorkerCheck && c.D.WorkerAddr == "" {
