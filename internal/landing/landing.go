@@ -9,6 +9,7 @@
 package landing
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -192,7 +193,10 @@ type reqCtx struct {
 	route  string
 	html   bool   // errors are shown as a page (a browser on the file route)
 	err    error  // the cause behind a 500, logged and never shown
-	reason string // denial reason
+	reason string // denial reason (metrics)
+	// logReason, when set, is the access line's reason instead: the exact signature message,
+	// which the fail2ban filter reads (only wrong signatures count there).
+	logReason string
 }
 
 type statusWriter struct {
@@ -260,7 +264,7 @@ func (s *Service) route(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 	w.Header().Add("Vary", "Accept")
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		rc.html = r.Method == http.MethodGet && webpage.AcceptsHTML(r)
+		rc.html = webpage.WantsPage(r)
 		return s.file(w, r, rc)
 	}
 	w.Header().Set("Allow", "GET, HEAD, OPTIONS")
@@ -274,8 +278,9 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, rc *reqCtx, err e
 	if !errors.As(err, &e) {
 		rc.err = err
 		if errors.Is(err, context.Canceled) {
-			rc.reason = "canceled"
-			e = &httpx.Error{Status: 499, Message: "client closed request", Reason: "canceled"}
+			// The same rule and words as the proxy: a client that left is not an error.
+			rc.err = nil
+			e = &httpx.Error{Status: 499, Message: "client closed request", Reason: "client_gone"}
 		} else {
 			e = &httpx.Error{Status: http.StatusInternalServerError, Message: "internal error", Reason: "internal"}
 			if errors.Is(err, quota.ErrUnavailable) {
@@ -284,12 +289,10 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, rc *reqCtx, err e
 		}
 	}
 	rc.reason = e.Reason
-	if rc.html && e.Body == nil {
-		if perr := webpage.WriteError(w, r, e); perr == nil {
-			return
-		}
+	if e.Reason == "signature" {
+		rc.logReason = e.Message
 	}
-	httpx.WriteError(w, r, e)
+	webpage.Answer(w, r, e, rc.html)
 }
 
 func (s *Service) finish(w *statusWriter, r *http.Request, rc *reqCtx, d time.Duration) {
@@ -312,7 +315,7 @@ func (s *Service) finish(w *statusWriter, r *http.Request, rc *reqCtx, d time.Du
 			slog.String("route", rc.route), slog.String("err", rc.err.Error()))
 	}
 	logx.Access(s.log, logx.AccessRecord{RequestID: rc.id, ClientIP: rc.client.Text, Subnet: rc.subnet,
-		Method: r.Method, Status: status, Bytes: w.bytes, Duration: d, Reason: rc.reason})
+		Method: r.Method, Status: status, Bytes: w.bytes, Duration: d, Reason: cmp.Or(rc.logReason, rc.reason)})
 }
 
 // subnetOf is the rate-limit key; clients without a known address share one bucket (only a

@@ -311,7 +311,7 @@ func TestAccessLogAndMetrics(t *testing.T) {
 			t.Errorf("access line lacks %s: %v", k, reqs[1])
 		}
 	}
-	if reqs[1]["reason"] != "signature" || reqs[1]["subnet"] != "203.0.113.7/32" || reqs[1]["status"] != float64(401) {
+	if reqs[1]["reason"] != "sign mismatch" || reqs[1]["subnet"] != "203.0.113.7/32" || reqs[1]["status"] != float64(401) {
 		t.Fatalf("denied line %v", reqs[1])
 	}
 	sig := e.keyring().Sign("/f.txt", 0)

@@ -51,3 +51,28 @@ func TestBrowserExtrasAndFailureCounting(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserGetsErrorPage: a browser (Accept names text/html) sees the proxy's refusals as the
+// landing's error page in its language, with the same status; every other client gets JSON.
+func TestBrowserGetsErrorPage(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	const chromium = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8"
+	// A file deleted after the landing signed its link: AList says object not found.
+	r := e.get(e.uri("/gone.bin", testIP), "Accept", chromium, "Accept-Language", "zh-CN,zh;q=0.9")
+	body := string(r.body)
+	if r.status != http.StatusNotFound || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(body, "找不到该文件") || !strings.Contains(body, "404 · object not found") {
+		t.Fatalf("browser, missing file: %d %s\n%s", r.status, r.header, body)
+	}
+	p := e.params("/f.bin", testIP, 4)
+	p.Sign = "AAAA" + p.Sign[4:]
+	r = e.get(uriOf("/f.bin", p), "Accept", chromium)
+	if r.status != http.StatusUnauthorized || !strings.Contains(string(r.body), "401 · sign mismatch") ||
+		!strings.Contains(string(r.body), `lang="en"`) {
+		t.Fatalf("browser, forged link: %d %s", r.status, r.body)
+	}
+	// curl, wget, aria2c, fetch(): the JSON of the contract.
+	for _, accept := range []string{"", "*/*", "application/json"} {
+		wantJSONError(t, e.get(e.uri("/gone.bin", testIP), "Accept", accept), http.StatusNotFound, "object not found")
+	}
+}

@@ -28,6 +28,7 @@ import (
 	"github.com/alist-edge/alist-edge/internal/logx"
 	"github.com/alist-edge/alist-edge/internal/metrics"
 	"github.com/alist-edge/alist-edge/internal/origin"
+	"github.com/alist-edge/alist-edge/internal/webpage"
 	"github.com/alist-edge/alist-edge/pkg/policy"
 	"github.com/alist-edge/alist-edge/pkg/quota"
 	"github.com/alist-edge/alist-edge/pkg/sign"
@@ -283,7 +284,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rq.reason = reasonUpstreamAborted
 		panic(http.ErrAbortHandler)
 	}
-	e := httpx.WriteError(&rq.countingWriter, r, err)
+	var e *httpx.Error
+	if !errors.As(err, &e) {
+		e = &httpx.Error{Status: http.StatusInternalServerError, Message: "internal error", Reason: "internal"}
+	}
+	webpage.Answer(&rq.countingWriter, r, e, webpage.WantsPage(r))
 	rq.reason, rq.message = e.Reason, e.Message
 }
 

@@ -121,3 +121,18 @@ func WriteError(w http.ResponseWriter, r *http.Request, e *httpx.Error) error {
 	}
 	return Write(w, &p.Data, p, e.Status, false)
 }
+
+// Answer is the one place either service turns a refusal into an answer: the page in its error
+// state for a browser's navigation (html: a GET whose Accept names text/html), the JSON of the
+// contract (docs/contract.md §5) for everything else, download managers and scripts included.
+func Answer(w http.ResponseWriter, r *http.Request, e *httpx.Error, html bool) {
+	if html {
+		if err := WriteError(w, r, e); err == nil {
+			return
+		}
+	}
+	httpx.WriteError(w, r, e)
+}
+
+// WantsPage reports whether r is a browser's navigation that should get the page, not JSON.
+func WantsPage(r *http.Request) bool { return r.Method == http.MethodGet && AcceptsHTML(r) }
