@@ -1,4 +1,4 @@
-// Command proxy is the alist-edge download proxy (SPEC §5–§9).
+// Command proxy is the alist-edge download proxy (docs/contract.md §5–§9).
 //
 //	proxy [-check-config] [-env-file FILE]    serve; SIGHUP reloads keys, policy and checks
 //	proxy [-env-file FILE] migrate            apply database migrations and exit

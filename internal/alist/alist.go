@@ -1,4 +1,4 @@
-// Package alist is the client of the two AList API calls the gateway makes (SPEC §7). AList
+// Package alist is the client of the two AList API calls the gateway makes (docs/contract.md §7). AList
 // answers errors with HTTP 200 and a {"code","message"} envelope, so the envelope's code, not
 // the HTTP status, decides; and AList builds link hosts from X-Forwarded-* headers, so the
 // client's are never forwarded.

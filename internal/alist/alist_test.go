@@ -13,7 +13,7 @@ import (
 )
 
 // TestErrorStatus: how each AList answer of /api/fs/get and /api/fs/link becomes the status a
-// client sees. AList's "object not found" is 404 whatever the envelope's code (SPEC §7), so a
+// client sees. AList's "object not found" is 404 whatever the envelope's code (docs/contract.md §7), so a
 // download manager stops retrying; every other envelope keeps its code and AList's body.
 func TestErrorStatus(t *testing.T) {
 	const token = "alist-token"

@@ -1,4 +1,4 @@
-// Package clientip finds the client address of a request (SPEC §5 "Client IP"). A header is
+// Package clientip finds the client address of a request (docs/contract.md §5 "Client IP"). A header is
 // believed only when the socket peer is a configured trusted proxy: anyone can send
 // CF-Connecting-IP, and a spoofed one would let a client sign links for someone else's IP or
 // dodge its subnet's limits.

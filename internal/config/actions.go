@@ -8,7 +8,7 @@ import (
 )
 
 // One .env may serve both services, yet the path-policy variables (BLACKLIST_*, WHITELIST_*,
-// EXCEPT_*) carry each service's own action names (SPEC §6): the Workers' documented examples
+// EXCEPT_*) carry each service's own action names (docs/contract.md §6): the Workers' documented examples
 // put skip-ip in WHITELIST_ACTION for the download proxy and verify-pow for the landing. So
 // each service drops the names that belong only to the other one, says so once at start-up,
 // and still refuses a name that belongs to neither (a typo) with the accepted values. A list

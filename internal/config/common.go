@@ -40,7 +40,7 @@ type Common struct {
 	DatabaseURL   string `env:"DATABASE_URL"`
 	PGErrorHandle string `env:"PG_ERROR_HANDLE" envDefault:"fail-closed"`
 
-	// Request rate per subnet (SPEC §8). IPSUBNET_WINDOWTIME_LIMIT 0 = off.
+	// Request rate per subnet (docs/contract.md §8). IPSUBNET_WINDOWTIME_LIMIT 0 = off.
 	WindowTime   time.Duration `env:"WINDOW_TIME" envDefault:"24h"`
 	RequestLimit int           `env:"IPSUBNET_WINDOWTIME_LIMIT" envDefault:"0"`
 	BlockTime    time.Duration `env:"BLOCK_TIME" envDefault:"0"`

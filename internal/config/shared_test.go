@@ -10,7 +10,7 @@ import (
 	"github.com/alist-edge/alist-edge/pkg/policy"
 )
 
-// The action names of SPEC §6, written out here (not taken from internal/config) so the test
+// The action names of docs/contract.md §6, written out here (not taken from internal/config) so the test
 // checks the code against the contract.
 var (
 	specProxyNames   = []string{"block", "skip-sign", "skip-hash", "skip-worker", "skip-ip", "skip-addition", "asis"}
@@ -19,7 +19,7 @@ var (
 
 // workerExample is one path-policy example of the Workers' READMEs (simple-alist-cf-proxy at
 // 13b7579 "docs: except_path doc", alist-landing-worker at 64996a7 / 150a65b), plus one per
-// SPEC name the READMEs never showed. The landing README's `verify` / `verify-except` were
+// contract name the READMEs never showed. The landing README's `verify` / `verify-except` were
 // renamed verify-pow/-turn/-both by the Worker itself (which then refused `verify`), so they
 // appear under the new names.
 type workerExample struct {
@@ -76,7 +76,7 @@ func sharedBase() map[string]string {
 var lists = []string{"BLACKLIST", "WHITELIST", "EXCEPT"}
 
 // ownOnly is what the file means to one service: each list keeps the names of that service's
-// SPEC vocabulary, and a list left with none is removed; foreign lists the variables that lost
+// contract vocabulary, and a list left with none is removed; foreign lists the variables that lost
 // names.
 func ownOnly(env map[string]string, names []string) (own map[string]string, foreign []string) {
 	own = maps.Clone(env)
@@ -191,7 +191,7 @@ func TestSharedEnvWorkerExamples(t *testing.T) {
 	}{{policy.ProxyActions, specProxyNames}, {policy.LandingActions, specLandingNames}} {
 		for _, n := range names.names {
 			if _, err := names.vocab.ParseActions(n, ""); err != nil {
-				t.Fatalf("SPEC name %q: %v", n, err)
+				t.Fatalf("contract name %q: %v", n, err)
 			}
 		}
 	}

@@ -27,7 +27,7 @@ type item struct {
 	Raw     string      `json:"raw"`     // the whole request instead of method/target/headers
 	Status  int         `json:"status"`
 	// Message is the exact JSON error message; "" with Plain means Go's own plain-text answer
-	// (SPEC §3: acceptable for request lines net/http refuses before any handler).
+	// (docs/contract.md §3: acceptable for request lines net/http refuses before any handler).
 	Message *string `json:"message"`
 	Plain   bool    `json:"plain"`
 	// Reach is how far the request may go: "none" (refused before the database and AList),

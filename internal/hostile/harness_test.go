@@ -42,7 +42,7 @@ const (
 )
 
 // countingStore decorates a real quota.Store and counts every call that reads or writes the
-// database. RecordFailure is counted apart: SPEC §5 lets refusals be counted in memory for
+// database. RecordFailure is counted apart: docs/contract.md §5 lets refusals be counted in memory for
 // auto-ban (flushed in batches), so it is not a per-request database write.
 type countingStore struct {
 	quota.Store

@@ -1,5 +1,5 @@
 // Package httpx holds the HTTP conventions both services share: one error type that handlers
-// return, one place that turns it into the JSON answer of SPEC §5 with CORS headers, and the
+// return, one place that turns it into the JSON answer of docs/contract.md §5 with CORS headers, and the
 // CORS preflight.
 package httpx
 
@@ -36,7 +36,7 @@ func SetCORS(h http.Header, r *http.Request) {
 	h.Add("Vary", "Origin")
 }
 
-// Preflight answers an OPTIONS request (SPEC §5 step 2).
+// Preflight answers an OPTIONS request (docs/contract.md §5 step 2).
 func Preflight(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	SetCORS(h, r)

@@ -35,7 +35,7 @@ type target struct {
 	sec      *secrets
 }
 
-// gate runs the checks every route shares, in the order of SPEC §5: IPV4_ONLY, path
+// gate runs the checks every route shares, in the order of docs/contract.md §5: IPV4_ONLY, path
 // encoding, policy block, then the sign. It runs before any bot check, so a forged link never
 // spends a Turnstile token or a proof-of-work nonce.
 func (s *Service) gate(rc *reqCtx, rawPath, signValue string) (*target, error) {
@@ -47,7 +47,7 @@ func (s *Service) gate(rc *reqCtx, rawPath, signValue string) (*target, error) {
 		return nil, errPath
 	}
 	// The policy judges the path the origin will serve (AList cleans `\` and "//"); the
-	// signatures keep covering the decoded path (SPEC §3).
+	// signatures keep covering the decoded path (docs/contract.md §3).
 	served, err := sign.ServedPath(decoded, s.originKind())
 	if err != nil {
 		return nil, errPath

@@ -1,7 +1,7 @@
 // Package landing is the landing service: the URL AList hands out as a storage's "download
 // proxy URL". It checks AList's sign, optionally makes the browser prove it is not a bot
 // (ALTCHA proof-of-work, Cloudflare Turnstile), and sends the user on to one of the download
-// proxies with the full signature set of SPEC §3–§4, either with a 302 or from a small page.
+// proxies with the full signature set of docs/contract.md §3–§4, either with a 302 or from a small page.
 //
 // Every GET path is a file path, so the service owns no other path than /info (as the original
 // did): the page's script and style are inline with a per-response CSP nonce, and the
@@ -271,7 +271,7 @@ func (s *Service) route(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 	return errMethod
 }
 
-// fail is the one place a handler's error becomes an answer: JSON (SPEC §5) for API clients
+// fail is the one place a handler's error becomes an answer: JSON (docs/contract.md §5) for API clients
 // and download managers, the page in its error state for a browser.
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, rc *reqCtx, err error) {
 	var e *httpx.Error

@@ -25,7 +25,7 @@ import (
 
 var hrefRe = regexp.MustCompile(`<a id="dl" class="btn primary" href="([^"]+)"`)
 
-// TestActions: the landing path actions against the global settings (SPEC §6).
+// TestActions: the landing path actions against the global settings (docs/contract.md §6).
 func TestActions(t *testing.T) {
 	for _, tc := range []struct {
 		name string

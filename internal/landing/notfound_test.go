@@ -16,7 +16,7 @@ import (
 
 // TestNotFound: a missing file and a directory are 404 "object not found" on both routes, from
 // AList (whose fs/get says code 500 "failed get obj: object not found", or is_dir=true) and from
-// a local folder alike, so download managers stop retrying (SPEC §7). Other AList errors keep
+// a local folder alike, so download managers stop retrying (docs/contract.md §7). Other AList errors keep
 // their code and AList's body.
 func TestNotFound(t *testing.T) {
 	fake := alisttest.New(testToken)

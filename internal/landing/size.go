@@ -17,7 +17,7 @@ type sizer interface {
 	size(ctx context.Context, path, clientIP string) (int64, error)
 }
 
-// alistSizer asks AList's /api/fs/get (SPEC §7); AList's errors are relayed as they came,
+// alistSizer asks AList's /api/fs/get (docs/contract.md §7); AList's errors are relayed as they came,
 // except its "object not found", which internal/alist turns into a 404.
 type alistSizer struct {
 	c       *alist.Client

@@ -122,7 +122,7 @@ func TestPositiveVectors(t *testing.T) {
 }
 
 // TestNegativeVectors: every landing refusal of the original, on the file route (fast
-// redirect) and on /info; IPV4_ONLY applies to both routes (SPEC §5 differs).
+// redirect) and on /info; IPV4_ONLY applies to both routes (docs/contract.md §5 differs).
 func TestNegativeVectors(t *testing.T) {
 	vf := vectors.Load(t)
 	n := 0
@@ -164,7 +164,7 @@ func TestNegativeVectors(t *testing.T) {
 				if r.status != status {
 					t.Fatalf("%s: status %d, want %d: %s", target, r.status, status, r.body)
 				}
-				// Go's server refuses a malformed request target itself, in plain text (SPEC §3).
+				// Go's server refuses a malformed request target itself, in plain text (docs/contract.md §3).
 				if strings.HasPrefix(r.header.Get("Content-Type"), "application/json") || route == "info" {
 					if got := r.message(t); got != msg {
 						t.Fatalf("message %q, want %q", got, msg)

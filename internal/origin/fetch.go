@@ -51,7 +51,7 @@ type Request struct {
 	Buf []byte
 }
 
-// forwardHeaders are the client headers sent upstream (SPEC §9, plus If-None-Match so a 304
+// forwardHeaders are the client headers sent upstream (docs/contract.md §9, plus If-None-Match so a 304
 // can be answered for ETag validators too).
 var forwardHeaders = [...]string{"Range", "If-Range", "If-Modified-Since", "If-None-Match"}
 
@@ -306,7 +306,7 @@ func readHead(r io.Reader, buf []byte, jsonMode bool) (int, error) {
 }
 
 // envelopeError recognises AList's error envelope in a download's body: a JSON object with a
-// numeric code other than 200 and a string message (SPEC §7). A download manager must never
+// numeric code other than 200 and a string message (docs/contract.md §7). A download manager must never
 // save such an answer as the file.
 func envelopeError(body []byte) error {
 	var env struct {

@@ -1,4 +1,4 @@
-// Package proxy is the download proxy (SPEC §5–§9): every GET/HEAD path is a file, checked in
+// Package proxy is the download proxy (docs/contract.md §5–§9): every GET/HEAD path is a file, checked in
 // a fixed order (IPv4-only, preflight, method, path, IP lists, path policy, signature chain,
 // the one database round trip) and then streamed from AList's upstream link or a local folder.
 // A refused request costs no database write and no upstream call.
@@ -220,7 +220,7 @@ func (h *Handler) Close() error {
 	return nil
 }
 
-// Refusals of the checks (SPEC §5), as answered.
+// Refusals of the checks (docs/contract.md §5), as answered.
 var (
 	errIPv6       = &httpx.Error{Status: http.StatusForbidden, Reason: "ipv6", Message: "ipv6 access is prohibited"}
 	errMethod     = &httpx.Error{Status: http.StatusMethodNotAllowed, Reason: "method", Message: "method not allowed"}
@@ -321,7 +321,7 @@ func (rq *request) deny(e *httpx.Error) error {
 	return e
 }
 
-// serve runs the checks in the order of SPEC §5 and then the origin. It is re-entered for an
+// serve runs the checks in the order of docs/contract.md §5 and then the origin. It is re-entered for an
 // upstream redirect to the proxy's own address, so that request passes every check as well.
 func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
 	cfg := st.cfg
@@ -345,7 +345,7 @@ func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
 		raw = r.URL.EscapedPath()
 	}
 	// path is what the signatures cover; served is what the origin will serve for it (AList
-	// cleans `\`, "//"): the policy, the origin and the cache/quota key use served (SPEC §3).
+	// cleans `\`, "//"): the policy, the origin and the cache/quota key use served (docs/contract.md §3).
 	_, path, err := sign.RequestPath(sign.RawPath(raw))
 	if err != nil {
 		return rq.deny(errPath)

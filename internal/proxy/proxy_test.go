@@ -137,7 +137,7 @@ func TestClientIPRules(t *testing.T) {
 	}
 }
 
-// TestRateLimit: the real SQLite store refuses the third request with SPEC §8's exact answer.
+// TestRateLimit: the real SQLite store refuses the third request with docs/contract.md §8's exact answer.
 func TestRateLimit(t *testing.T) {
 	e := newEnv(t, envOpts{env: map[string]string{"IPSUBNET_WINDOWTIME_LIMIT": "2", "WINDOW_TIME": "1h"}})
 	e.put("/f.txt", []byte("ok"))
@@ -838,7 +838,7 @@ func TestDatabaseDown(t *testing.T) {
 	}
 }
 
-// TestAlistCallAndLinkHeaders: /api/fs/link gets SPEC §7's headers (and never the client's
+// TestAlistCallAndLinkHeaders: /api/fs/link gets docs/contract.md §7's headers (and never the client's
 // X-Forwarded-*), and data.header goes with the fetch.
 func TestAlistCallAndLinkHeaders(t *testing.T) {
 	e := newEnv(t, envOpts{env: map[string]string{"VERIFY_HEADER": "X-Verify-A,X-Verify-B", "VERIFY_SECRET": "sa,sb"}})

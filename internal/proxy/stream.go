@@ -43,7 +43,7 @@ const (
 
 var smallPool = sync.Pool{New: func() any { b := make([]byte, smallBufSize); return &b }}
 
-// relayHeaders is the allowlist of SPEC §9: the only upstream response headers a client sees
+// relayHeaders is the allowlist of docs/contract.md §9: the only upstream response headers a client sees
 // (then the CORS headers). Everything else (Set-Cookie, Server, storage-internal headers,
 // hop-by-hop headers) stays behind.
 var relayHeaders = [...]string{

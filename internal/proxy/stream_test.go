@@ -123,7 +123,7 @@ func TestStreaming(t *testing.T) {
 	}
 }
 
-// TestHeaderAllowlist: only SPEC §9's headers pass from the upstream, and an upstream
+// TestHeaderAllowlist: only docs/contract.md §9's headers pass from the upstream, and an upstream
 // Content-Disposition wins over the default.
 func TestHeaderAllowlist(t *testing.T) {
 	e := newEnv(t, envOpts{})

@@ -62,7 +62,7 @@ func TestPositiveVectors(t *testing.T) {
 }
 
 // TestNegativeVectors: every refusal of the original proxy, with its status and message (or
-// our deliberate difference, SPEC §11), and neither AList nor the database saw the request.
+// our deliberate difference, docs/contract.md §11), and neither AList nor the database saw the request.
 func TestNegativeVectors(t *testing.T) {
 	for _, c := range vectors.Load(t).Negative {
 		if !c.IsProxy() {

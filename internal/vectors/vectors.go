@@ -72,7 +72,7 @@ func (p *Positive) AlistToken() string {
 	return p.Token
 }
 
-// Override is our deliberate difference from the original (SPEC §11).
+// Override is our deliberate difference from the original (docs/contract.md §11).
 type Override struct {
 	ExpectedStatus  int    `json:"expected_status"`
 	ExpectedMessage string `json:"expected_message"`

@@ -1,5 +1,5 @@
 // Package policy decides what happens to a path before any signature is checked: the
-// blacklist, whitelist and except lists of SPEC §6, with the proxy's and the landing's action
+// blacklist, whitelist and except lists of docs/contract.md §6, with the proxy's and the landing's action
 // vocabularies. Everything is parsed and validated at startup, so a typo in an action is a
 // startup error naming the variable rather than a silently open door.
 package policy
@@ -42,7 +42,7 @@ type Vocabulary struct {
 	alone Action // actions that cannot be combined with any other
 }
 
-// ProxyActions is the proxy's vocabulary (SPEC §6).
+// ProxyActions is the proxy's vocabulary (docs/contract.md §6).
 var ProxyActions = Vocabulary{
 	names: map[string]Action{
 		"block":         Block,        // refuse with 403 access denied
@@ -56,7 +56,7 @@ var ProxyActions = Vocabulary{
 	alone: Block | Asis,
 }
 
-// LandingActions is the landing's vocabulary (SPEC §6).
+// LandingActions is the landing's vocabulary (docs/contract.md §6).
 var LandingActions = Vocabulary{
 	names: map[string]Action{
 		"block":       Block,      // refuse with 403 access denied

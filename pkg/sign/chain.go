@@ -30,7 +30,7 @@ type ChainRequest struct {
 	Now        int64  // Unix seconds
 }
 
-// The proxy's chain messages (SPEC §5 step 4).
+// The proxy's chain messages (docs/contract.md §5 step 4).
 var (
 	signMsgs       = LabelMessages("sign")
 	hashSignMsgs   = LabelMessages("hashSign")
@@ -47,7 +47,7 @@ var (
 )
 
 // VerifyChain checks sign → hashSign → workerSign → ipSign → additionalInfo in the order of
-// SPEC §5 and stops at the first failure, returning its *Error. The decoded additionalInfo is
+// docs/contract.md §5 and stops at the first failure, returning its *Error. The decoded additionalInfo is
 // returned when it was checked (FileSize feeds the per-file quota).
 func (kr *Keyring) VerifyChain(req *ChainRequest, c Checks) (info AdditionalInfo, infoOK bool, err error) {
 	p := &req.Params

@@ -120,10 +120,10 @@ func unhex(c byte) (byte, bool) {
 }
 
 // RequestPath turns a raw request path into (encoded path after dot-segment removal, decoded
-// path); the decoded one is what every signature covers (SPEC §3).
+// path); the decoded one is what every signature covers (docs/contract.md §3).
 //
 // A decoded path with a "." or ".." segment is refused with ErrPathEncoding (differs from
-// SPEC §3, which lets it through): such a segment can only come from an encoded slash
+// docs/contract.md §3, which lets it through): such a segment can only come from an encoded slash
 // ("/pub/..%2fprivate/x" decodes to "/pub/../private/x"), which the path policy would match as
 // /pub while AList and the local folder resolve it to /private/x, walking out of a skip-sign
 // prefix. No real file has such a segment, so no valid link is refused.
@@ -163,7 +163,7 @@ const (
 )
 
 // ServedPath is the path origin o will serve for the decoded request path: the path the policy
-// (SPEC §6) must be decided on, and the path to ask the origin for. Signatures keep covering
+// (docs/contract.md §6) must be decided on, and the path to ask the origin for. Signatures keep covering
 // the decoded path. The form is path.Clean's (leading "/" kept, "//" collapsed, "." segments
 // and a trailing "/" dropped), after `\` → `/` for AList.
 //

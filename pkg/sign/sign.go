@@ -1,5 +1,5 @@
 // Package sign is the AList signature primitive and everything the landing and the proxy sign
-// with it (SPEC §2–§4). Every byte here is part of the wire contract: links made by AList, by
+// with it (docs/contract.md §2–§4). Every byte here is part of the wire contract: links made by AList, by
 // the original JavaScript workers and by this project must verify against each other, so the
 // formulas mirror the original code exactly, including its JavaScript-isms (parseInt,
 // JSON.stringify, decodeURIComponent).
@@ -175,7 +175,7 @@ func ParseExpire(value string) (expire int64, tail string, canonical, ok bool) {
 	return v, tail, canonical, true
 }
 
-// Verify checks value as the signature of data at time now (Unix seconds), following SPEC §2
+// Verify checks value as the signature of data at time now (Unix seconds), following docs/contract.md §2
 // step by step, and returns the expire it carried. The comparison is constant time over every
 // key in the ring.
 func (kr *Keyring) Verify(msgs *Messages, value, data string, now int64) (int64, error) {

@@ -37,7 +37,7 @@ func DownloadURL(origin, encodedPath string, p Params) string {
 }
 
 // WorkerAddr normalises a WORKER_ADDRESS entry the way both services compare it: trimmed, one
-// trailing "/" removed (SPEC §3; the original proxy did not strip it and broke).
+// trailing "/" removed (docs/contract.md §3; the original proxy did not strip it and broke).
 func WorkerAddr(s string) string {
 	s = strings.TrimSpace(s)
 	return strings.TrimSuffix(s, "/")
