@@ -73,10 +73,9 @@ func (c *countingStore) UseNonce(ctx context.Context, n string, exp time.Time) (
 	c.nonces.Add(1)
 	return c.Store.UseNonce(ctx, n, exp)
 }
-func (c *countingStore) Meter(scope quota.Scope, subnet, ph string) *quota.Meter {
+func (c *countingStore) Meter(req quota.CheckRequest, d quota.Decision) *quota.Meter {
 	c.meters.Add(1)
-	inner := c.Store.Meter(scope, subnet, ph)
-	return quota.NewMeter(func(d int64) { c.usage.Add(d); inner.Add(d) }, 1, time.Hour)
+	return c.Store.Meter(req, d).Tee(func(n int64) { c.usage.Add(n) })
 }
 
 // touches is every database access except the in-memory failure count.

@@ -92,7 +92,7 @@ func TestPostgresCheckIsOneQuery(t *testing.T) {
 		PGTracer: tr, Clock: clk.Now,
 	})
 	s.SaveLink("h", Link{URL: "https://dl.example.com/h"})
-	m := s.Meter(ScopeProxy, subnet, "h")
+	m := plainMeter(s, "h")
 	m.Add(100)
 	m.Close()
 	s.sync()

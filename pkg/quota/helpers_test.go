@@ -183,3 +183,8 @@ func wantRefused(t testing.TB, d Decision, what string, status int, reason Reaso
 }
 
 func testpgReconnect(t testing.TB, db DB) { testpg.Reconnect(t, db.DatabaseURL) }
+
+// plainMeter is a meter without a reservation: every byte added is charged as delivered.
+func plainMeter(s *store, pathHash string) *Meter {
+	return s.Meter(CheckRequest{Scope: ScopeProxy, Subnet: subnet, PathHash: pathHash}, Decision{})
+}

@@ -129,6 +129,9 @@ func (c Config) normalized() (Config, error) {
 	if c.CheckTimeout <= 0 {
 		c.CheckTimeout = 5 * time.Second
 	}
+	if c.ReserveChunk <= 0 {
+		c.ReserveChunk = defaultReserveChunk
+	}
 	if c.BlockTime < 0 {
 		c.BlockTime = 0
 	}

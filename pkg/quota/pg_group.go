@@ -1,8 +1,10 @@
 package quota
 
 import (
+	"cmp"
 	"context"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -74,6 +76,7 @@ func (b *pgBackend) check(ctx context.Context, p checkParams) (checkResult, erro
 		jobPool.Put(j)
 		return res, err
 	case <-ctx.Done():
+		go waitAbandoned(j, b.abandoned) // see sqliteBackend.check
 		return checkResult{}, ctx.Err()
 	}
 }
@@ -114,6 +117,11 @@ func (b *pgBackend) runGroup(group []*checkJob) {
 		}
 		live = append(live, j)
 	}
+	// Checks of one subnet keep their order; different subnets go in key order, so two batches
+	// in flight lock the rows of their subnets in one order and cannot deadlock each other.
+	slices.SortStableFunc(live, func(a, b *checkJob) int {
+		return cmp.Or(cmp.Compare(a.p.scope, b.p.scope), cmp.Compare(a.p.subnet, b.p.subnet))
+	})
 	switch {
 	case len(live) == 0:
 		return
@@ -135,29 +143,14 @@ func (b *pgBackend) runBatch(group []*checkJob) error {
 	return b.pool.with(ctx, func(c *pgx.Conn) error {
 		var batch pgx.Batch
 		for _, j := range group {
-			p := j.p
-			batch.Queue(pgCheckSQL, p.scope, p.subnet, p.path, p.now, p.ban, int32(p.limit), p.window, p.block,
-				p.totalLimit, p.fileLimit, p.bwBlock, p.linkTTL, p.throttle, p.sizeTTL)
+			batch.Queue(pgCheckSQL, pgCheckArgs(j.p)...)
 		}
 		br := c.SendBatch(ctx, &batch)
 		for _, j := range group {
-			var (
-				res     checkResult
-				reason  string
-				url     *string
-				header  *string
-				fetched *int64
-			)
-			if err := br.QueryRow().Scan(&reason, &res.retry, &res.status, &url, &header, &fetched, &res.size); err != nil {
+			res, err := scanCheck(br.QueryRow())
+			if err != nil {
 				_ = br.Close()
 				return err
-			}
-			res.reason = Reason(reason)
-			if url != nil && fetched != nil {
-				res.hasLink, res.url, res.fetched = true, *url, *fetched
-				if header != nil {
-					res.header = *header
-				}
 			}
 			j.res = res
 		}

@@ -7,17 +7,53 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// pgBackend runs the check as ONE statement (the plpgsql function of migration 0001) and every
+// pgBackend runs the check as ONE statement (the plpgsql function of migration 0002) and every
 // write batch as one pipelined round trip; pgx prepares each statement once per connection.
 type pgBackend struct {
 	pool *pgPool
 
 	jobs          chan *checkJob // batched checks (pg_group.go)
 	quit, stopped chan struct{}
+	abandoned     func(checkParams, checkResult)
 }
 
-const pgCheckSQL = `SELECT o_reason, o_retry, o_status, o_url, o_header, o_fetched, o_size
-FROM alist_edge_check_v1($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+const pgCheckSQL = `SELECT o_reason, o_retry, o_status, o_url, o_header, o_fetched, o_size, o_grant, o_tend, o_fend
+FROM alist_edge_check_v2($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
+
+// pgCheckArgs are pgCheckSQL's arguments for p.
+func pgCheckArgs(p checkParams) []any {
+	return []any{p.scope, p.subnet, p.path, p.now, p.ban, int32(p.limit), p.window, p.block,
+		p.totalLimit, p.fileLimit, p.bwBlock, p.linkTTL, p.throttle, p.sizeTTL,
+		p.reserve, p.chunk, p.totalWindow, p.fileWindow}
+}
+
+// scanCheck reads one pgCheckSQL row.
+func scanCheck(row pgx.Row) (checkResult, error) {
+	var (
+		res     checkResult
+		reason  string
+		url     *string
+		header  *string
+		fetched *int64
+	)
+	if err := row.Scan(&reason, &res.retry, &res.status, &url, &header, &fetched, &res.size,
+		&res.grant, &res.tEnd, &res.fEnd); err != nil {
+		return checkResult{}, err
+	}
+	res.reason = Reason(reason)
+	if url != nil && fetched != nil {
+		res.hasLink, res.url, res.fetched = true, *url, *fetched
+		if header != nil {
+			res.header = *header
+		}
+	}
+	return res, nil
+}
+
+const pgExtendSQL = `SELECT o_grant, o_reason, o_retry, o_tend, o_fend
+FROM alist_edge_extend_v1($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+
+const pgHealth = `INSERT INTO health (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at`
 
 const (
 	pgLinkSave = `INSERT INTO links (path_hash, url, header, host, fetched_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
@@ -31,8 +67,11 @@ const (
 	pgThrClear = `DELETE FROM throttle WHERE host = $1`
 	pgUsage    = `INSERT INTO bw_usage (scope, subnet, path_hash, window_end, bytes, blocked_until) VALUES ($1, $2, $3, $4, $5, 0)
 		ON CONFLICT (scope, subnet, path_hash) DO UPDATE SET
-		bytes = CASE WHEN bw_usage.window_end <= $6 THEN excluded.bytes ELSE bw_usage.bytes + excluded.bytes END,
-		window_end = CASE WHEN bw_usage.window_end <= $6 THEN excluded.window_end ELSE bw_usage.window_end END`
+		bytes = CASE WHEN bw_usage.window_end <= $6 OR bw_usage.bytes <= 0 THEN excluded.bytes ELSE bw_usage.bytes + excluded.bytes END,
+		window_end = CASE WHEN bw_usage.window_end <= $6 OR bw_usage.bytes <= 0 THEN excluded.window_end ELSE bw_usage.window_end END`
+	// Unused reservation given back, only to the window it was reserved in ($4 = its end).
+	pgRelease = `UPDATE bw_usage SET bytes = GREATEST(bytes + $5, 0)
+		WHERE scope = $1 AND subnet = $2 AND path_hash = $3 AND window_end = $4`
 	pgFailUp = `INSERT INTO failures (scope, subnet, window_end, count) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (scope, subnet) DO UPDATE SET
 		count = CASE WHEN failures.window_end <= $5 THEN excluded.count ELSE failures.count + excluded.count END,
@@ -72,32 +111,31 @@ func openPostgres(ctx context.Context, dsn string, tracer pgx.QueryTracer) (*pgB
 }
 
 // checkOne is the check alone on a pooled connection (pg_group.go batches several).
-func (b *pgBackend) checkOne(ctx context.Context, p checkParams) (checkResult, error) {
-	var (
-		res     checkResult
-		reason  string
-		url     *string
-		header  *string
-		fetched *int64
-	)
-	err := b.pool.with(ctx, func(c *pgx.Conn) error {
-		return c.QueryRow(ctx, pgCheckSQL,
-			p.scope, p.subnet, p.path, p.now, p.ban, int32(p.limit), p.window, p.block,
-			p.totalLimit, p.fileLimit, p.bwBlock, p.linkTTL, p.throttle, p.sizeTTL,
-		).Scan(&reason, &res.retry, &res.status, &url, &header, &fetched, &res.size)
+func (b *pgBackend) checkOne(ctx context.Context, p checkParams) (res checkResult, err error) {
+	err = b.pool.with(ctx, func(c *pgx.Conn) error {
+		res, err = scanCheck(c.QueryRow(ctx, pgCheckSQL, pgCheckArgs(p)...))
+		return err
 	})
-	if err != nil {
-		return checkResult{}, err
-	}
-	res.reason = Reason(reason)
-	if url != nil && fetched != nil {
-		res.hasLink, res.url, res.fetched = true, *url, *fetched
-		if header != nil {
-			res.header = *header
-		}
-	}
-	return res, nil
+	return res, err
 }
+
+// extend is one statement: alist_edge_extend_v1 locks both usage rows, so extensions and
+// checks of one subnet on every replica take turns.
+func (b *pgBackend) extend(ctx context.Context, p extendParams) (res extendResult, err error) {
+	err = b.pool.with(ctx, func(c *pgx.Conn) error {
+		var reason string
+		if err := c.QueryRow(ctx, pgExtendSQL, p.scope, p.subnet, p.path, p.now, p.want,
+			p.totalLimit, p.fileLimit, p.totalWindow, p.fileWindow,
+		).Scan(&res.grant, &reason, &res.retry, &res.tEnd, &res.fEnd); err != nil {
+			return err
+		}
+		res.reason = Reason(reason)
+		return nil
+	})
+	return res, err
+}
+
+func (b *pgBackend) onAbandon(fn func(checkParams, checkResult)) { b.abandoned = fn }
 
 func (b *pgBackend) write(ctx context.Context, wb *writeBatch) error {
 	var batch pgx.Batch
@@ -120,7 +158,11 @@ func (b *pgBackend) write(ctx context.Context, wb *writeBatch) error {
 		}
 	}
 	for _, u := range wb.usage {
-		batch.Queue(pgUsage, u.scope, u.subnet, u.path, u.windowEnd, u.bytes, u.first)
+		if u.tag != 0 {
+			batch.Queue(pgRelease, u.scope, u.subnet, u.path, u.tag, u.bytes)
+		} else {
+			batch.Queue(pgUsage, u.scope, u.subnet, u.path, u.windowEnd, u.bytes, u.first)
+		}
 	}
 	for _, f := range wb.fails {
 		batch.Queue(pgFailUp, f.scope, f.subnet, f.windowEnd, int32(min(f.count, 1<<30)), f.first)
@@ -165,8 +207,12 @@ func (b *pgBackend) janitor(ctx context.Context, now int64) error {
 	})
 }
 
-func (b *pgBackend) ping(ctx context.Context) error {
-	return b.pool.with(ctx, func(c *pgx.Conn) error { return c.Ping(ctx) })
+// ping commits one row: it fails where a check's COMMIT would (read-only database, full disk).
+func (b *pgBackend) ping(ctx context.Context, now int64) error {
+	return b.pool.with(ctx, func(c *pgx.Conn) error {
+		_, err := c.Exec(ctx, pgHealth, now)
+		return err
+	})
 }
 
 func (b *pgBackend) close() error {

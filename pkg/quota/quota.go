@@ -87,6 +87,9 @@ type Config struct {
 	// whenever this many bytes or this much time has accumulated (defaults 4 MiB / 2s).
 	UsageFlushBytes    int64
 	UsageFlushInterval time.Duration
+	// ReserveChunk is what a capped stream of unknown length is granted at a time (the first
+	// grant by Check, then each Meter.Extend the proxy asks for; default 4 MiB).
+	ReserveChunk int64
 	// QueueSize bounds the asynchronous write queue (default 4096).
 	QueueSize int
 	// JanitorInterval: how often expired rows are removed (default 1m).
@@ -115,7 +118,16 @@ type CheckRequest struct {
 	// Path is the decoded path, used only in the per-file quota message (SPEC §8 names the
 	// path there); PathHash is used when it is empty. Never stored.
 	Path string
+	// Reserve is what the answer is expected to deliver (the signed file size, or the length of
+	// the requested Range), 0 when nothing (HEAD), ReserveUnknown when the size is not known.
+	// While a bandwidth quota applies, the check admits the request only if the reservation
+	// fits under every quota and counts it at once, so parallel requests see each other.
+	Reserve int64
 }
+
+// ReserveUnknown: the answer's length is not known before the upstream answers; a capped
+// stream is then granted Config.ReserveChunk at a time.
+const ReserveUnknown int64 = -1
 
 // Link is a cached /api/fs/link answer.
 type Link struct {
@@ -146,10 +158,21 @@ type Decision struct {
 	Link       *Link // WantLink and a cache entry younger than LinkTTL (nil otherwise)
 	Size       int64 // WantSize: cached size, -1 when none
 	FailOpen   bool  // the database failed and Config.FailOpen let the request through
+	// Grant is how many bytes the admitted answer may deliver before it must ask for more
+	// (Meter.Extend): the reservation counted by the check. -1: no bandwidth quota applies.
+	Grant int64
+
+	res *reservation // what the check reserved; Store.Meter settles it
 }
 
 // ErrUnavailable wraps database failures under fail-closed (the proxy answers 500).
 var ErrUnavailable = errors.New("quota: database unavailable")
+
+// LimitError is Meter.Extend's answer when a quota cannot grant all the bytes asked for;
+// Decision is the refusal a check would have given (429, SPEC §8 message, Retry-After).
+type LimitError struct{ Decision Decision }
+
+func (e *LimitError) Error() string { return e.Decision.Message }
 
 // Store is implemented by the SQLite and Postgres backends.
 type Store interface {
@@ -172,15 +195,20 @@ type Store interface {
 	// flushed in batches.
 	RecordFailure(scope Scope, subnet string)
 
-	// Meter starts byte accounting for one stream. Add is called with every chunk written to
-	// the client; usage is flushed progressively and the rest on Close.
-	Meter(scope Scope, subnet, pathHash string) *Meter
+	// Meter starts byte accounting for the answer to req that d admitted. Add is called with
+	// every chunk written to the client; usage is recorded whether or not a quota is enabled,
+	// progressively and the rest on Close. When d reserved bytes (Grant >= 0) the Meter holds
+	// that reservation: Extend asks for more, and Close settles it against the bytes really
+	// delivered (releasing what was not used). Close it on every path, even when nothing was
+	// sent. A zero Decision gives a plain meter without a reservation.
+	Meter(req CheckRequest, d Decision) *Meter
 
 	// UseNonce marks a single-use token (proof-of-work solution) as spent; false when it was
 	// already used. Synchronous: it is the replay defence.
 	UseNonce(ctx context.Context, nonce string, expires time.Time) (fresh bool, err error)
 
-	// Ping is for /readyz.
+	// Ping is for /readyz: it fails when the database cannot commit a write (it writes one
+	// row) or when the last checks failed within the last few seconds.
 	Ping(ctx context.Context) error
 	// Close drains the write queue (bounded by ctx) and closes the database.
 	Close(ctx context.Context) error

@@ -101,13 +101,13 @@ func TestBandwidthTotal(t *testing.T) {
 		req := CheckRequest{Subnet: subnet, PathHash: "a"}
 		msg := subnet + " exceeds the bandwidth quota of 1KB in 1h"
 
-		m := s.Meter(ScopeProxy, subnet, "a")
+		m := plainMeter(s, "a")
 		m.Add(1023)
 		m.Close()
 		s.sync()
 		wantAllowed(t, check(t, s, clk, req), "below limit")
 		clk.Advance(time.Minute)
-		m = s.Meter(ScopeProxy, subnet, "b")
+		m = plainMeter(s, "b")
 		m.Add(1)
 		m.Close()
 		s.sync()
@@ -130,7 +130,7 @@ func TestBandwidthTotal(t *testing.T) {
 		clk.Advance(39*time.Minute + time.Second)
 		wantAllowed(t, check(t, s, clk, req), "after the usage window")
 		// Usage in a new window starts from zero.
-		m = s.Meter(ScopeProxy, subnet, "a")
+		m = plainMeter(s, "a")
 		m.Add(10)
 		m.Close()
 		s.sync()
@@ -152,7 +152,7 @@ func TestBandwidthPerFile(t *testing.T) {
 		})
 		a := CheckRequest{Subnet: subnet, PathHash: "hash-a", Path: "/dir/a.bin"}
 		b := CheckRequest{Subnet: subnet, PathHash: "hash-b", Path: "/dir/b.bin"}
-		m := s.Meter(ScopeProxy, subnet, "hash-a")
+		m := plainMeter(s, "hash-a")
 		m.Add(300)
 		m.Add(200)
 		m.Close()
@@ -170,12 +170,12 @@ func TestBandwidthPerFile(t *testing.T) {
 			TotalEnabled: true, TotalLimit: Size{Multiple: 3}, TotalWindow: time.Hour, Clock: clk.Now,
 		})
 		c := CheckRequest{Subnet: subnet, PathHash: "hash-c", FileSize: 100}
-		m = s2.Meter(ScopeProxy, subnet, "hash-c")
+		m = plainMeter(s2, "hash-c")
 		m.Add(199)
 		m.Close()
 		s2.sync()
 		wantAllowed(t, check(t, s2, clk, c), "199 of 2x100")
-		m = s2.Meter(ScopeProxy, subnet, "hash-c")
+		m = plainMeter(s2, "hash-c")
 		m.Add(1)
 		m.Close()
 		s2.sync()
@@ -201,7 +201,7 @@ func TestPrecedence(t *testing.T) {
 			Clock: clk.Now,
 		})
 		req := CheckRequest{Subnet: subnet, PathHash: "f"}
-		m := s.Meter(ScopeProxy, subnet, "f")
+		m := plainMeter(s, "f")
 		m.Add(10)
 		m.Close()
 		s.sync()
@@ -470,7 +470,7 @@ func TestMigrations(t *testing.T) {
 		}
 		clk := newClock()
 		s := openStore(t, db, Config{LinkTTL: time.Hour, Clock: clk.Now})
-		if v := queryInt(t, s, `SELECT MAX(version) FROM schema_migrations`); v != 1 {
+		if v := queryInt(t, s, `SELECT MAX(version) FROM schema_migrations`); v != 2 {
 			t.Fatalf("schema version %d", v)
 		}
 		s.SaveLink("h", Link{URL: "https://x/"})
@@ -513,7 +513,7 @@ func TestCloseDrainsUsage(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				p := paths[g%len(paths)]
-				m := s.Meter(ScopeProxy, subnet, p)
+				m := plainMeter(s, p)
 				for i := range 200 {
 					m.Add(int64(1 + (g*7+i)%97))
 					if i%50 == 0 {
@@ -554,7 +554,7 @@ func TestUsageAccounting(t *testing.T) {
 			FileEnabled: true, FileLimit: Size{Multiple: 2}, FileWindow: time.Hour,
 			UsageFlushBytes: 1000, UsageFlushInterval: time.Hour,
 		})
-		m := s.Meter(ScopeProxy, subnet, "f")
+		m := plainMeter(s, "f")
 		for i := range 100 {
 			m.Add(int64(37 + i))
 		}
@@ -590,7 +590,7 @@ func TestJanitor(t *testing.T) {
 		s.SaveSize("h", 1)
 		s.ReportUpstream("x.example", 503)
 		s.RecordFailure(ScopeProxy, "198.51.100.0/24")
-		m := s.Meter(ScopeProxy, subnet, "h")
+		m := plainMeter(s, "") // the subnet total only: one bw_usage row
 		m.Add(5)
 		m.Close()
 		if _, err := s.UseNonce(context.Background(), "n", clk.Now().Add(time.Minute)); err != nil {

@@ -24,12 +24,13 @@ type sqliteBackend struct {
 
 	jobs          chan *checkJob // group commit (sqlite_group.go)
 	quit, stopped chan struct{}
+	abandoned     func(checkParams, checkResult)
 }
 
 type sqliteStmts struct {
-	state, rateSet, bwBlock                                                          *sql.Stmt
+	state, rateSet, bwSet, bwGet                                                     *sql.Stmt
 	linkSave, linkDel, sizeSave, thrSet, thrClear, usage, failUp, failBan, failReset *sql.Stmt
-	nonce                                                                            *sql.Stmt
+	nonce, release, health                                                           *sql.Stmt
 }
 
 var sqliteSQL = map[string]string{
@@ -54,7 +55,14 @@ var sqliteSQL = map[string]string{
 	"rateSet": `INSERT INTO rate_windows (scope, subnet, window_end, count, blocked_until) VALUES (?1, ?2, ?3, ?4, ?5)
 		ON CONFLICT (scope, subnet) DO UPDATE SET window_end = excluded.window_end, count = excluded.count,
 		blocked_until = excluded.blocked_until`,
-	"bwBlock": `UPDATE bw_usage SET blocked_until = ?4 WHERE scope = ?1 AND subnet = ?2 AND path_hash = ?3`,
+	// A usage row as a check or an extension leaves it (they read it in the same transaction).
+	"bwSet": `INSERT INTO bw_usage (scope, subnet, path_hash, window_end, bytes, blocked_until) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+		ON CONFLICT (scope, subnet, path_hash) DO UPDATE SET window_end = excluded.window_end, bytes = excluded.bytes,
+		blocked_until = excluded.blocked_until`,
+	"bwGet": `SELECT window_end, bytes, blocked_until FROM bw_usage WHERE scope = ?1 AND subnet = ?2 AND path_hash = ?3`,
+	// Unused reservation given back, only to the window it was reserved in (?4 = its end).
+	"release": `UPDATE bw_usage SET bytes = max(bytes + ?5, 0) WHERE scope = ?1 AND subnet = ?2 AND path_hash = ?3 AND window_end = ?4`,
+	"health":  `INSERT INTO health (id, at) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET at = excluded.at`,
 	"linkSave": `INSERT INTO links (path_hash, url, header, host, fetched_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
 		ON CONFLICT (path_hash) DO UPDATE SET url = excluded.url, header = excluded.header, host = excluded.host,
 		fetched_at = excluded.fetched_at, expires_at = excluded.expires_at`,
@@ -64,12 +72,12 @@ var sqliteSQL = map[string]string{
 	"thrSet": `INSERT INTO throttle (host, status, until) VALUES (?1, ?2, ?3)
 		ON CONFLICT (host) DO UPDATE SET status = excluded.status, until = excluded.until`,
 	"thrClear": `DELETE FROM throttle WHERE host = ?1`,
-	// ?6 is when the first of these bytes was recorded: a window that ended before it is
-	// replaced by a new one starting there.
+	// ?6 is when the first of these bytes was recorded: a window that ended before it (or holds
+	// no bytes) is replaced by a new one starting there.
 	"usage": `INSERT INTO bw_usage (scope, subnet, path_hash, window_end, bytes, blocked_until) VALUES (?1, ?2, ?3, ?4, ?5, 0)
 		ON CONFLICT (scope, subnet, path_hash) DO UPDATE SET
-		bytes = CASE WHEN bw_usage.window_end <= ?6 THEN excluded.bytes ELSE bw_usage.bytes + excluded.bytes END,
-		window_end = CASE WHEN bw_usage.window_end <= ?6 THEN excluded.window_end ELSE bw_usage.window_end END`,
+		bytes = CASE WHEN bw_usage.window_end <= ?6 OR bw_usage.bytes <= 0 THEN excluded.bytes ELSE bw_usage.bytes + excluded.bytes END,
+		window_end = CASE WHEN bw_usage.window_end <= ?6 OR bw_usage.bytes <= 0 THEN excluded.window_end ELSE bw_usage.window_end END`,
 	"failUp": `INSERT INTO failures (scope, subnet, window_end, count) VALUES (?1, ?2, ?3, ?4)
 		ON CONFLICT (scope, subnet) DO UPDATE SET
 		count = CASE WHEN failures.window_end <= ?5 THEN excluded.count ELSE failures.count + excluded.count END,
@@ -135,9 +143,10 @@ func openSQLite(ctx context.Context, path string) (*sqliteBackend, error) {
 	}
 	b := &sqliteBackend{db: db}
 	st := map[string]**sql.Stmt{
-		"state": &b.st.state, "rateSet": &b.st.rateSet, "bwBlock": &b.st.bwBlock, "linkSave": &b.st.linkSave, "linkDel": &b.st.linkDel,
-		"sizeSave": &b.st.sizeSave, "thrSet": &b.st.thrSet, "thrClear": &b.st.thrClear, "usage": &b.st.usage,
+		"state": &b.st.state, "rateSet": &b.st.rateSet, "bwSet": &b.st.bwSet, "bwGet": &b.st.bwGet, "linkSave": &b.st.linkSave,
+		"linkDel": &b.st.linkDel, "sizeSave": &b.st.sizeSave, "thrSet": &b.st.thrSet, "thrClear": &b.st.thrClear, "usage": &b.st.usage,
 		"failUp": &b.st.failUp, "failBan": &b.st.failBan, "failReset": &b.st.failReset, "nonce": &b.st.nonce,
+		"release": &b.st.release, "health": &b.st.health,
 	}
 	for name, dst := range st {
 		s, err := db.PrepareContext(ctx, sqliteSQL[name])
@@ -224,36 +233,45 @@ func (b *sqliteBackend) checkIn(ctx context.Context, ts *sqliteTx, p checkParams
 		return refuse(r, retry)
 	}
 
-	for _, q := range []struct {
-		limit               int64
-		path                string
-		end, bytes, blocked sql.NullInt64
-		reason              Reason
-	}{
-		{p.totalLimit, "", row.tEnd, row.tBytes, row.tBlocked, ReasonBandwidth},
-		{p.fileLimit, p.path, row.fEnd, row.fBytes, row.fBlocked, ReasonFileBandwidth},
-	} {
-		if q.limit <= 0 || !q.end.Valid {
-			continue
-		}
-		blocked := q.blocked.Int64
-		if v, ok := ts.bwBlocked[bwKey{p.scope, p.subnet, q.path}]; ok {
-			blocked = v
-		}
-		switch {
-		case blocked > p.now:
-			return laterRefusal(q.reason, blocked-p.now)
-		case q.end.Int64 > p.now && q.bytes.Int64 >= q.limit:
-			until := p.now + p.bwBlock
-			if _, err := ts.stmt(ctx, &ts.bwBlock, b.st.bwBlock).ExecContext(ctx, p.scope, p.subnet, q.path, until); err != nil {
-				return res, err
+	// Bandwidth (reserve.go): both usage rows take the reservation whenever a quota applies.
+	var (
+		keys    = [2]bwKey{{p.scope, p.subnet, ""}, {p.scope, p.subnet, p.path}}
+		limits  = [2]int64{p.totalLimit, p.fileLimit}
+		windows = [2]int64{p.totalWindow, p.fileWindow}
+		reasons = [2]Reason{ReasonBandwidth, ReasonFileBandwidth}
+		rows    [2]bwRow
+		used    [2]int64
+		grant   = int64(-1)
+	)
+	nrows := 1
+	if p.path != "" {
+		nrows = 2
+	} else {
+		limits[1] = 0
+	}
+	capped := limits[0] > 0 || limits[1] > 0
+	if capped {
+		rows[0] = ts.bwRow(keys[0], row.tEnd, row.tBytes, row.tBlocked)
+		rows[1] = ts.bwRow(keys[1], row.fEnd, row.fBytes, row.fBlocked)
+		for i := range nrows {
+			used[i] = rows[i].used(p.now)
+			if limits[i] <= 0 {
+				continue
 			}
-			if ts.bwBlocked == nil {
-				ts.bwBlocked = make(map[bwKey]int64)
+			if rows[i].blocked > p.now {
+				return laterRefusal(reasons[i], rows[i].blocked-p.now)
 			}
-			ts.bwBlocked[bwKey{p.scope, p.subnet, q.path}] = until
-			return laterRefusal(q.reason, p.bwBlock)
+			if over(used[i], p.reserve, limits[i]) {
+				r := rows[i]
+				if !r.exists {
+					r = bwRow{end: p.now + windows[i], exists: true}
+				}
+				r.blocked = p.now + p.bwBlock
+				ts.setBw(keys[i], r)
+				return laterRefusal(reasons[i], p.bwBlock)
+			}
 		}
+		grant = grantFor(p.reserve, p.chunk, limits, used)
 	}
 
 	if row.lURL.Valid && row.lFetched.Int64 > linkAfter {
@@ -267,6 +285,18 @@ func (b *sqliteBackend) checkIn(ctx context.Context, ts *sqliteTx, p checkParams
 
 	if p.limit > 0 {
 		ts.setRate(rk, newEnd, newCount, 0)
+	}
+	res.grant = grant
+	if grant > 0 {
+		for i := range nrows {
+			r := rows[i].plus(p.now, windows[i], grant)
+			ts.setBw(keys[i], r)
+			if i == 0 {
+				res.tEnd = r.end
+			} else {
+				res.fEnd = r.end
+			}
+		}
 	}
 	if row.size.Valid && row.sizeFetched.Int64 > sizeAfter {
 		res.size = row.size.Int64
@@ -312,7 +342,12 @@ func (b *sqliteBackend) write(ctx context.Context, wb *writeBatch) (err error) {
 		}
 	}
 	for _, u := range wb.usage {
-		if err = exec(b.st.usage, u.scope, u.subnet, u.path, u.windowEnd, u.bytes, u.first); err != nil {
+		if u.tag != 0 {
+			err = exec(b.st.release, u.scope, u.subnet, u.path, u.tag, u.bytes)
+		} else {
+			err = exec(b.st.usage, u.scope, u.subnet, u.path, u.windowEnd, u.bytes, u.first)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -362,7 +397,81 @@ func (b *sqliteBackend) janitor(ctx context.Context, now int64) (err error) {
 	return nil
 }
 
-func (b *sqliteBackend) ping(ctx context.Context) error { return b.db.PingContext(ctx) }
+// ping commits one row: it fails where a check's COMMIT would (full disk, read-only file).
+func (b *sqliteBackend) ping(ctx context.Context, now int64) error {
+	_, err := b.st.health.ExecContext(ctx, now)
+	return err
+}
+
+func (b *sqliteBackend) onAbandon(fn func(checkParams, checkResult)) { b.abandoned = fn }
+
+// extend is the Go twin of alist_edge_extend_v1 (migrations/postgres/0002): one BEGIN
+// IMMEDIATE transaction reads both usage rows and counts what it grants. The single connection
+// serialises it with the group commit of the checks.
+func (b *sqliteBackend) extend(ctx context.Context, p extendParams) (res extendResult, err error) {
+	tx, err := b.db.BeginTx(ctx, nil)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+			return
+		}
+		err = tx.Commit()
+	}()
+	keys := [2]string{"", p.path}
+	limits := [2]int64{p.totalLimit, p.fileLimit}
+	windows := [2]int64{p.totalWindow, p.fileWindow}
+	nrows := 1
+	if p.path != "" {
+		nrows = 2
+	} else {
+		limits[1] = 0
+	}
+	var rows [2]bwRow
+	var used [2]int64
+	get := tx.StmtContext(ctx, b.st.bwGet)
+	defer get.Close()
+	for i := range nrows {
+		switch err = get.QueryRowContext(ctx, p.scope, p.subnet, keys[i]).Scan(&rows[i].end, &rows[i].bytes, &rows[i].blocked); {
+		case err == nil:
+			rows[i].exists = true
+		case errors.Is(err, sql.ErrNoRows):
+			err = nil
+		default:
+			return res, err
+		}
+		used[i] = rows[i].used(p.now)
+	}
+	grant, by := extendGrant(p.want, limits, used)
+	if by >= 0 {
+		end := rows[by].end
+		if !rows[by].exists {
+			end = p.now + windows[by] // where the row's window would end (Postgres creates it)
+		}
+		res.reason = [2]Reason{ReasonBandwidth, ReasonFileBandwidth}[by]
+		res.retry = max(end-p.now, 0)
+	}
+	res.grant = grant
+	set := tx.StmtContext(ctx, b.st.bwSet)
+	defer set.Close()
+	for i := range nrows {
+		r := rows[i]
+		if grant > 0 {
+			r = r.plus(p.now, windows[i], grant)
+			if _, err = set.ExecContext(ctx, p.scope, p.subnet, keys[i], r.end, r.bytes, r.blocked); err != nil {
+				return res, err
+			}
+		}
+		if i == 0 {
+			res.tEnd = r.end
+		} else {
+			res.fEnd = r.end
+		}
+	}
+	return res, nil
+}
 
 func (b *sqliteBackend) close() error {
 	b.stopGroup()

@@ -31,17 +31,19 @@ type checkJob struct {
 
 // sqliteTx binds the prepared statements to one transaction, once per transaction rather than
 // once per statement, and holds what the group's checks share: the state rows read so far and the
-// request counters and bandwidth blocks the checks have set. Only the checks themselves write
-// inside the transaction, and they write nothing but counters and blocks, so a state row read
-// earlier in the group is still the database's answer once those two overlays are applied.
+// request counters and usage rows (reservations, bandwidth blocks) the checks have set. Only the
+// checks themselves write inside the transaction, and they write nothing but counters and usage
+// rows, so a state row read earlier in the group is still the database's answer once those two
+// overlays are applied. A reservation is therefore seen by every later check of the group.
 type sqliteTx struct {
-	tx                          *sql.Tx
-	stateStmt, rateSet, bwBlock *sql.Stmt
+	tx                        *sql.Tx
+	stateStmt, rateSet, bwSet *sql.Stmt
 
 	rows      map[rowKey]*stateRow
 	rates     map[rateKey]rateRow
 	rateOrder []rateKey
-	bwBlocked map[bwKey]int64
+	bw        map[bwKey]bwRow
+	bwOrder   []bwKey
 }
 
 type rowKey struct{ scope, subnet, path string }
@@ -91,6 +93,37 @@ func (t *sqliteTx) setRate(k rateKey, end, count, blocked int64) {
 	t.rates[k] = rateRow{end, count, blocked}
 }
 
+// bwRow is a usage row as this check finds it: what an earlier check of the group set, else
+// the database's (from the state row).
+func (t *sqliteTx) bwRow(k bwKey, end, bytes, blocked sql.NullInt64) bwRow {
+	if r, ok := t.bw[k]; ok {
+		return r
+	}
+	return bwRow{end: end.Int64, bytes: bytes.Int64, blocked: blocked.Int64, exists: end.Valid}
+}
+
+// setBw records a usage row; flushBw writes it before COMMIT.
+func (t *sqliteTx) setBw(k bwKey, r bwRow) {
+	if t.bw == nil {
+		t.bw = make(map[bwKey]bwRow)
+	}
+	if _, ok := t.bw[k]; !ok {
+		t.bwOrder = append(t.bwOrder, k)
+	}
+	t.bw[k] = r
+}
+
+// flushBw writes each usage row the group changed, once.
+func (t *sqliteTx) flushBw(ctx context.Context, s *sql.Stmt) error {
+	for _, k := range t.bwOrder {
+		r := t.bw[k]
+		if _, err := t.stmt(ctx, &t.bwSet, s).ExecContext(ctx, k.scope, k.subnet, k.path, r.end, r.bytes, r.blocked); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // flushRates writes each counter the group changed, once.
 func (t *sqliteTx) flushRates(ctx context.Context, s *sql.Stmt) error {
 	for _, k := range t.rateOrder {
@@ -110,7 +143,7 @@ func (t *sqliteTx) stmt(ctx context.Context, dst **sql.Stmt, s *sql.Stmt) *sql.S
 }
 
 func (t *sqliteTx) closeStmts() {
-	for _, s := range []*sql.Stmt{t.stateStmt, t.rateSet, t.bwBlock} {
+	for _, s := range []*sql.Stmt{t.stateStmt, t.rateSet, t.bwSet} {
 		if s != nil {
 			_ = s.Close()
 		}
@@ -146,8 +179,18 @@ func (b *sqliteBackend) check(ctx context.Context, p checkParams) (checkResult, 
 		jobPool.Put(j)
 		return res, err
 	case <-ctx.Done():
-		// The committer still owns j (it will drop it after answering into the void).
+		// The committer still owns j: wait for its answer elsewhere and give back what it
+		// reserved, since no stream will settle it.
+		go waitAbandoned(j, b.abandoned)
 		return checkResult{}, ctx.Err()
+	}
+}
+
+// waitAbandoned hands the answer of a check whose caller left to fn (nil: drop it).
+func waitAbandoned(j *checkJob, fn func(checkParams, checkResult)) {
+	<-j.done
+	if j.err == nil && fn != nil {
+		fn(j.p, j.res)
 	}
 }
 
@@ -236,6 +279,9 @@ func (b *sqliteBackend) runTx(group []*checkJob) (err error) {
 		}
 		if err == nil {
 			err = ts.flushRates(ctx, b.st.rateSet)
+		}
+		if err == nil {
+			err = ts.flushBw(ctx, b.st.bwSet)
 		}
 		ts.closeStmts()
 		if err == nil {

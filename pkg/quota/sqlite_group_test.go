@@ -13,7 +13,8 @@ import (
 // TestSQLiteGroupEqualsSequential: a group of checks in one transaction (shared state rows,
 // counters written once at the end) answers every check and leaves the database exactly as the
 // same checks run one transaction each — over random mixes of subnets, paths, clocks, limits,
-// blocks, bans, throttles, cached links and sizes.
+// blocks, bans, throttles, cached links and sizes, and bandwidth reservations (each check sees
+// what the earlier ones of its group reserved).
 func TestSQLiteGroupEqualsSequential(t *testing.T) {
 	ctx := context.Background()
 	for seed := uint64(1); seed <= 60; seed++ {
@@ -50,6 +51,10 @@ func TestSQLiteGroupEqualsSequential(t *testing.T) {
 			if rng.IntN(8) == 0 {
 				p.limit = 0
 			}
+			// Reservations: known sizes, none (HEAD), unknown (a chunk), over the whole window.
+			p.reserve = []int64{0, 50, 200, 400, ReserveUnknown}[rng.IntN(5)]
+			p.chunk = 150
+			p.totalWindow, p.fileWindow = 1000, 1500
 			jobs = append(jobs, &checkJob{ctx: ctx, p: p})
 		}
 		if err := grouped.runTx(jobs); err != nil {

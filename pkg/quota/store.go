@@ -23,10 +23,15 @@ import (
 // messages, fail-open) is shared so both behave identically.
 type backend interface {
 	check(ctx context.Context, p checkParams) (checkResult, error)
+	// extend reserves more bytes for a capped stream (Meter.Extend), in one round trip.
+	extend(ctx context.Context, p extendParams) (extendResult, error)
 	write(ctx context.Context, b *writeBatch) error
 	useNonce(ctx context.Context, key string, expires, now int64) (bool, error)
 	janitor(ctx context.Context, now int64) error
-	ping(ctx context.Context) error
+	// ping commits one small write (readiness).
+	ping(ctx context.Context, now int64) error
+	// onAbandon sets what to do with the answer of a check whose caller stopped waiting.
+	onAbandon(fn func(checkParams, checkResult))
 	close() error
 }
 
@@ -44,6 +49,10 @@ type checkParams struct {
 	linkTTL             int64
 	throttle            bool
 	sizeTTL             int64
+	// Bandwidth reservation: reserve as CheckRequest.Reserve (< 0 unknown: grant chunk), and
+	// the windows a usage row starts when it takes the first bytes.
+	reserve, chunk          int64
+	totalWindow, fileWindow int64
 }
 
 type checkResult struct {
@@ -55,6 +64,10 @@ type checkResult struct {
 	header  string
 	fetched int64
 	size    int64
+	// grant: bytes reserved for the admitted answer (-1: no quota applies); tEnd/fEnd: the
+	// window ends of the usage rows the reservation went to.
+	grant      int64
+	tEnd, fEnd int64
 }
 
 type opKind uint8
@@ -96,8 +109,16 @@ func (o op) table() int {
 
 type usageKey struct{ scope, subnet, path string }
 
+// usageMapKey: tag 0 is the bytes delivered (added to the current window); a release of
+// reserved bytes is tagged with the window_end of the window it was reserved in.
+type usageMapKey struct {
+	usageKey
+	tag int64
+}
+
 type usageRow struct {
 	usageKey
+	tag       int64 // 0: delivered bytes; else a release (bytes < 0) of the window ending at tag
 	first     int64 // when the first of these bytes was recorded
 	windowEnd int64 // first + window: where a new window would end
 	bytes     int64
@@ -152,8 +173,10 @@ type store struct {
 	jdone   chan struct{}
 
 	usageMu     sync.Mutex
-	usage       map[usageKey]*usageRow
+	usage       map[usageMapKey]*usageRow
 	usageClosed bool
+
+	health health
 
 	failMu     sync.Mutex
 	fails      map[failKey]*failAgg
@@ -179,7 +202,7 @@ func newStore(be backend, cfg Config, log *slog.Logger) *store {
 		quit:          make(chan struct{}),
 		wdone:         make(chan struct{}),
 		jdone:         make(chan struct{}),
-		usage:         map[usageKey]*usageRow{},
+		usage:         map[usageMapKey]*usageRow{},
 		fails:         map[failKey]*failAgg{},
 	}
 	for _, p := range cfg.ThrottleHosts {
@@ -190,6 +213,7 @@ func newStore(be backend, cfg Config, log *slog.Logger) *store {
 	for _, c := range cfg.ThrottleCodes {
 		s.throttleCodes[c] = true
 	}
+	be.onAbandon(s.releaseAbandoned)
 	go s.writer()
 	go s.janitor()
 	return s
@@ -218,6 +242,11 @@ func (s *store) Check(ctx context.Context, req CheckRequest) (Decision, error) {
 		ban:      s.cfg.BanAfterFails > 0,
 		bwBlock:  ms(s.cfg.BandwidthBlockTime),
 		throttle: len(s.throttlePatterns) > 0,
+		reserve:  req.Reserve,
+		chunk:    s.cfg.ReserveChunk,
+		// Usage rows keep their window even while their quota is off (usage is always recorded).
+		totalWindow: s.window(s.cfg.TotalWindow),
+		fileWindow:  s.window(s.cfg.FileWindow),
 	}
 	if s.cfg.RequestLimit > 0 {
 		p.limit = s.cfg.RequestLimit
@@ -241,7 +270,7 @@ func (s *store) Check(ctx context.Context, req CheckRequest) (Decision, error) {
 		p.sizeTTL = ms(s.cfg.SizeTTL)
 	}
 	if !p.ban && p.limit == 0 && p.totalLimit == 0 && p.fileLimit == 0 && p.linkTTL == 0 && p.sizeTTL == 0 {
-		return Decision{Allowed: true, Size: -1}, nil
+		return Decision{Allowed: true, Size: -1, Grant: -1}, nil
 	}
 
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.CheckTimeout)
@@ -252,16 +281,23 @@ func (s *store) Check(ctx context.Context, req CheckRequest) (Decision, error) {
 			// The caller gave up (client gone); that says nothing about the database.
 			return Decision{}, ctx.Err()
 		}
+		s.health.failed(err)
 		return s.dbFailed(err)
 	}
-	return s.decide(req, res), nil
+	s.health.ok()
+	d := s.decide(req, res)
+	if d.Allowed && res.grant >= 0 {
+		d.res = &reservation{req: req, scope: p.scope, subnet: p.subnet, path: p.path,
+			totalLimit: p.totalLimit, fileLimit: p.fileLimit, grant: res.grant, tEnd: res.tEnd, fEnd: res.fEnd}
+	}
+	return d, nil
 }
 
 func (s *store) dbFailed(err error) (Decision, error) {
 	if s.cfg.FailOpen {
 		s.failOpen.Add(1)
 		s.warn("quota database failed; serving without limits (fail-open)", err)
-		return Decision{Allowed: true, FailOpen: true, Size: -1}, nil
+		return Decision{Allowed: true, FailOpen: true, Size: -1, Grant: -1}, nil
 	}
 	s.warn("quota database failed; refusing requests (fail-closed)", err)
 	return Decision{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -317,10 +353,11 @@ func formatBytes(n int64) string {
 }
 
 func (s *store) decide(req CheckRequest, r checkResult) Decision {
-	d := Decision{Size: -1, Reason: r.reason}
+	d := Decision{Size: -1, Reason: r.reason, Grant: -1}
 	switch r.reason {
 	case ReasonNone:
 		d.Allowed = true
+		d.Grant = r.grant
 		if r.hasLink {
 			l := &Link{URL: r.url, FetchedAt: time.UnixMilli(r.fetched)}
 			if r.header != "" {
@@ -503,17 +540,9 @@ func (s *store) signal() {
 	}
 }
 
-// Meter implements Store.
-func (s *store) Meter(scope Scope, subnet, pathHash string) *Meter {
-	if !s.cfg.TotalEnabled && !s.cfg.FileEnabled {
-		return NewMeter(nil, s.cfg.UsageFlushBytes, s.cfg.UsageFlushInterval)
-	}
-	sc, sub := string(scope), hashHex(subnet)
-	return NewMeter(func(delta int64) { s.addUsage(sc, sub, pathHash, delta) }, s.cfg.UsageFlushBytes, s.cfg.UsageFlushInterval)
-}
-
 // addUsage merges deltas per counter in memory instead of queueing them, so recording usage
-// never blocks a stream and never drops bytes, however far the database falls behind.
+// never blocks a stream and never drops bytes, however far the database falls behind. Usage is
+// recorded whether or not a quota is enabled: operators read it before they choose a limit.
 func (s *store) addUsage(scope, subnet, pathHash string, delta int64) {
 	if delta <= 0 {
 		return
@@ -526,10 +555,8 @@ func (s *store) addUsage(scope, subnet, pathHash string, delta int64) {
 		s.warn("quota usage recorded after Close; not stored", nil)
 		return
 	}
-	if s.cfg.TotalEnabled {
-		s.addUsageLocked(usageKey{scope, subnet, ""}, now, s.cfg.TotalWindow, delta)
-	}
-	if s.cfg.FileEnabled && pathHash != "" {
+	s.addUsageLocked(usageKey{scope, subnet, ""}, now, s.cfg.TotalWindow, delta)
+	if pathHash != "" {
 		s.addUsageLocked(usageKey{scope, subnet, pathHash}, now, s.cfg.FileWindow, delta)
 	}
 	s.usageMu.Unlock()
@@ -537,10 +564,11 @@ func (s *store) addUsage(scope, subnet, pathHash string, delta int64) {
 }
 
 func (s *store) addUsageLocked(k usageKey, now int64, window time.Duration, delta int64) {
-	r := s.usage[k]
+	mk := usageMapKey{k, 0}
+	r := s.usage[mk]
 	if r == nil {
-		r = &usageRow{usageKey: k, first: now, windowEnd: now + ms(window)}
-		s.usage[k] = r
+		r = &usageRow{usageKey: k, first: now, windowEnd: now + s.window(window)}
+		s.usage[mk] = r
 	}
 	r.bytes += delta
 }
@@ -557,9 +585,6 @@ func (s *store) UseNonce(ctx context.Context, nonce string, expires time.Time) (
 	}
 	return fresh, nil
 }
-
-// Ping implements Store.
-func (s *store) Ping(ctx context.Context) error { return s.be.ping(ctx) }
 
 // Stats implements StatsReporter.
 func (s *store) Stats() Stats {
@@ -705,7 +730,9 @@ func (s *store) runBatch(b *writeBatch, dueFails, final bool) error {
 	}
 	var lost uint64
 	for _, u := range b.usage {
-		lost += uint64(u.bytes)
+		if u.tag == 0 {
+			lost += uint64(u.bytes)
+		}
 	}
 	s.usageLost.Add(lost)
 	s.queueDropped.Add(uint64(len(b.ops)))
@@ -761,10 +788,11 @@ func (s *store) requeue(b *writeBatch) {
 	s.queueDropped.Add(uint64(len(b.ops)))
 	s.usageMu.Lock()
 	for _, u := range b.usage {
-		r := s.usage[u.usageKey]
+		mk := usageMapKey{u.usageKey, u.tag}
+		r := s.usage[mk]
 		if r == nil {
 			c := u
-			s.usage[u.usageKey] = &c
+			s.usage[mk] = &c
 			continue
 		}
 		r.bytes += u.bytes
@@ -807,7 +835,8 @@ func (s *store) janitor() {
 // row locks in the same order and cannot deadlock each other on Postgres.
 func sortUsage(rs []usageRow) {
 	slices.SortFunc(rs, func(a, b usageRow) int {
-		return cmp.Or(cmp.Compare(a.scope, b.scope), cmp.Compare(a.subnet, b.subnet), cmp.Compare(a.path, b.path))
+		return cmp.Or(cmp.Compare(a.scope, b.scope), cmp.Compare(a.subnet, b.subnet), cmp.Compare(a.path, b.path),
+			cmp.Compare(a.tag, b.tag))
 	})
 }
 
