@@ -73,9 +73,8 @@ func (c *countingStore) SaveLink(ph string, l quota.Link) {
 	c.Store.SaveLink(ph, l)
 }
 
-func (c *countingStore) Meter(scope quota.Scope, subnet, ph string) *quota.Meter {
-	inner := c.Store.Meter(scope, subnet, ph) // flushes every Add (UsageFlushBytes=1 in tests)
-	return quota.NewMeter(func(d int64) { c.usage.Add(d); inner.Add(d) }, 1, time.Hour)
+func (c *countingStore) Meter(req quota.CheckRequest, d quota.Decision) *quota.Meter {
+	return c.Store.Meter(req, d).Tee(func(n int64) { c.usage.Add(n) })
 }
 
 // syncBuffer is a log sink shared by servers and the test.

@@ -390,6 +390,7 @@ func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
 	if infoOK {
 		creq.FileSize = info.FileSize
 	}
+	creq.Reserve = reserveFor(r.Method, r.Header.Get("Range"), creq.FileSize)
 	t0 := time.Now()
 	d, err := h.store.Check(r.Context(), creq)
 	h.m.DBRoundTrip.Observe(time.Since(t0).Seconds())
@@ -415,10 +416,13 @@ func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
 		}
 		return rq.deny(e)
 	}
+	// The meter settles what the check reserved on every path, served or not.
+	meter := h.store.Meter(creq, d)
+	defer meter.Close()
 	if h.local != nil {
-		return h.serveLocal(rq, r, served, pathHash, cfg.ClientIdleTimeout)
+		return h.serveLocal(rq, r, served, meter, cfg.ClientIdleTimeout)
 	}
-	return h.serveUpstream(rq, r, st, served, pathHash, d.Link)
+	return h.serveUpstream(rq, r, st, served, pathHash, d.Link, meter)
 }
 
 // originKind says how the origin cleans paths (sign.ServedPath).

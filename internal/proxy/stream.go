@@ -67,8 +67,9 @@ func staleStatus(s int) bool {
 	return s == http.StatusUnauthorized || s == http.StatusForbidden || s == http.StatusNotFound || s == http.StatusGone
 }
 
-// serveUpstream gets the link (cache or AList), fetches it and streams the answer.
-func (h *Handler) serveUpstream(rq *request, r *http.Request, st *state, path, pathHash string, cached *quota.Link) error {
+// serveUpstream gets the link (cache or AList), fetches it and streams the answer; meter holds
+// what the check reserved for it.
+func (h *Handler) serveUpstream(rq *request, r *http.Request, st *state, path, pathHash string, cached *quota.Link, meter *quota.Meter) error {
 	ctx := r.Context()
 	link := cached
 	if cached != nil {
@@ -109,10 +110,11 @@ func (h *Handler) serveUpstream(rq *request, r *http.Request, st *state, path, p
 		}
 		if resp.Self != nil {
 			smallPool.Put(bp)
+			meter.Close() // the redirected request reserves for itself
 			return h.serveSelf(rq, r, resp.Self, resp.RedirectsLeft)
 		}
 		defer smallPool.Put(bp)
-		return h.stream(rq, r, resp, *bp, path, pathHash, st.cfg.ClientIdleTimeout)
+		return h.stream(rq, r, resp, *bp, path, meter, st.cfg.ClientIdleTimeout)
 	}
 }
 
@@ -161,8 +163,17 @@ func (h *Handler) serveSelf(rq *request, r *http.Request, u *url.URL, left int) 
 
 // stream relays the upstream answer: allowlisted headers, a default Content-Disposition, CORS,
 // then the body through the pooled buffer, counting what the client accepted.
-func (h *Handler) stream(rq *request, r *http.Request, resp *origin.Response, buf []byte, path, pathHash string, idle time.Duration) error {
+func (h *Handler) stream(rq *request, r *http.Request, resp *origin.Response, buf []byte, path string, meter *quota.Meter, idle time.Duration) error {
 	defer resp.Close()
+	body := io.Reader(resp.Body)
+	if r.Method != http.MethodHead {
+		// Under a bandwidth quota the grant must cover the answer before its headers go out.
+		b, err := capUpstream(r.Context(), meter, resp.Head, resp.HeadErr, resp.ContentLength, resp.Body)
+		if err != nil {
+			return err
+		}
+		body = b
+	}
 	hdr := rq.Header()
 	for _, k := range relayHeaders {
 		if vs := resp.Header[k]; len(vs) > 0 {
@@ -178,7 +189,6 @@ func (h *Handler) stream(rq *request, r *http.Request, resp *origin.Response, bu
 		return nil
 	}
 
-	meter := h.store.Meter(quota.ScopeProxy, rq.subnet, pathHash)
 	rq.startStream(meter, idle)
 	h.m.ActiveStreams.Inc()
 	defer func() {
@@ -195,7 +205,7 @@ func (h *Handler) stream(rq *request, r *http.Request, resp *origin.Response, bu
 	}
 	if resp.HeadErr == nil && resp.ContentLength >= 0 && resp.ContentLength <= bufSize {
 		// The typical Range answer: collected, then headers and body in one Write (see relayShort).
-		if more, err := relayShort(rq, resp.Head, resp.Body, gone); !more {
+		if more, err := relayShort(rq, resp.Head, body, gone); !more {
 			return err
 		}
 	} else {
@@ -215,7 +225,7 @@ func (h *Handler) stream(rq *request, r *http.Request, resp *origin.Response, bu
 	// A short answer (a Range, a small file) goes on the large buffer at once: few syscalls, and
 	// the buffer is back in the pool soon whatever the client's speed.
 	short := resp.ContentLength >= 0 && resp.ContentLength <= shortBody
-	return copyAdaptive(rq, resp.Body, buf, short, gone)
+	return copyAdaptive(rq, body, buf, short, gone)
 }
 
 // collectWithin bounds how long relayShort holds back an answer that is still arriving: a
@@ -329,8 +339,9 @@ func copyAdaptive(w interface {
 }
 
 // serveLocal serves a file of the local folder with http.ServeContent: Range (single and
-// multiple), HEAD, If-Range and the conditional headers, and sendfile through ReadFrom.
-func (h *Handler) serveLocal(rq *request, r *http.Request, path, pathHash string, idle time.Duration) error {
+// multiple), HEAD, If-Range and the conditional headers, and sendfile through ReadFrom. Under a
+// bandwidth quota a localGate makes sure the grant covers the exact answer first.
+func (h *Handler) serveLocal(rq *request, r *http.Request, path string, meter *quota.Meter, idle time.Duration) error {
 	f, fi, err := h.local.Open(path)
 	switch {
 	case errors.Is(err, origin.ErrNotFound):
@@ -347,8 +358,9 @@ func (h *Handler) serveLocal(rq *request, r *http.Request, path, pathHash string
 	hdr["Content-Disposition"] = []string{contentDisposition(name)}
 	hdr["Etag"] = []string{etag(fi.ModTime().UnixNano(), fi.Size())}
 	hdr["Accept-Ranges"] = []string{"bytes"}
+	var w http.ResponseWriter = &rq.countingWriter
+	var gate *localGate
 	if r.Method != http.MethodHead {
-		meter := h.store.Meter(quota.ScopeProxy, rq.subnet, pathHash)
 		rq.startStream(meter, idle)
 		h.m.ActiveStreams.Inc()
 		defer func() {
@@ -356,8 +368,16 @@ func (h *Handler) serveLocal(rq *request, r *http.Request, path, pathHash string
 			meter.Close()
 			h.m.ActiveStreams.Dec()
 		}()
+		if meter.Grant() >= 0 {
+			gate = &localGate{countingWriter: &rq.countingWriter, ctx: r.Context(), m: meter}
+			w = gate
+		}
 	}
-	http.ServeContent(&rq.countingWriter, r, name, fi.ModTime(), f)
+	http.ServeContent(w, r, name, fi.ModTime(), f)
+	if gate != nil && gate.refused != nil {
+		localRefusal(hdr)
+		return gate.refused
+	}
 	return nil
 }
 
