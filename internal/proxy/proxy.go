@@ -206,7 +206,7 @@ func (h *Handler) Reload(environ map[string]string) error {
 	return nil
 }
 
-// Ready is the /readyz check: the database answers.
+// Ready is the /readyz check: the database can commit (quota.Store.Ping).
 func (h *Handler) Ready(ctx context.Context) error { return h.store.Ping(ctx) }
 
 // Close releases the local folder and idle upstream connections (not the Store).
