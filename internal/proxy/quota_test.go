@@ -23,7 +23,7 @@ import (
 	"github.com/alist-edge/alist-edge/pkg/sign"
 )
 
-// Bandwidth quotas are caps (SPEC §8, issue #13 item 5): whatever the number of parallel
+// Bandwidth quotas are caps (docs/contract.md §8, issue #13 item 5): whatever the number of parallel
 // connections, the bytes delivered to a subnet never pass its limit.
 
 // quotaDBs are the databases the end-to-end quota tests run on.

@@ -12,7 +12,7 @@ import (
 	"github.com/alist-edge/alist-edge/pkg/quota"
 )
 
-// Bandwidth quotas are caps (SPEC §8). The check reserves what the answer is expected to
+// Bandwidth quotas are caps (docs/contract.md §8). The check reserves what the answer is expected to
 // deliver (reserveFor); before any header goes out the answer's real length is compared with
 // that grant and extended if needed (429 when the quota cannot cover it); an answer of unknown
 // length is read through cappedReader, which asks for more as it goes and stops the stream

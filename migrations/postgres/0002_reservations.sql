@@ -1,4 +1,4 @@
--- Bandwidth quotas are caps (SPEC §8). alist_edge_check_v2 is v1 plus the reservation: when a
+-- Bandwidth quotas are caps (docs/contract.md §8). alist_edge_check_v2 is v1 plus the reservation: when a
 -- quota applies it locks the subnet's usage rows (total, then the path: the order the usage
 -- writer uses), refuses a request whose expected bytes (p_reserve) would pass a limit, and
 -- otherwise counts them at once, so a parallel request on any replica sees them.

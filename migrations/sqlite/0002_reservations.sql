@@ -1,4 +1,4 @@
--- Bandwidth quotas are caps (SPEC §8): the check reserves the expected bytes in bw_usage, so
+-- Bandwidth quotas are caps (docs/contract.md §8): the check reserves the expected bytes in bw_usage, so
 -- no new column is needed there; the check logic itself lives in Go for SQLite.
 
 -- Readiness probe: Store.Ping upserts this one row, so /readyz fails where a check's COMMIT

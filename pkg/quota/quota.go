@@ -169,7 +169,7 @@ type Decision struct {
 var ErrUnavailable = errors.New("quota: database unavailable")
 
 // LimitError is Meter.Extend's answer when a quota cannot grant all the bytes asked for;
-// Decision is the refusal a check would have given (429, SPEC §8 message, Retry-After).
+// Decision is the refusal a check would have given (429, the docs/contract.md §8 message, Retry-After).
 type LimitError struct{ Decision Decision }
 
 func (e *LimitError) Error() string { return e.Decision.Message }

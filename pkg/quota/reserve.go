@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Bandwidth reservations (SPEC §8: a quota is a cap). The check that admits a capped request
+// Bandwidth reservations (docs/contract.md §8: a quota is a cap). The check that admits a capped request
 // counts the bytes the answer is expected to deliver in the same round trip, so a parallel
 // request sees them and is refused if it would pass the limit; Meter.Close later settles the
 // reservation with the bytes really delivered. Both usage rows (the subnet total and the
@@ -15,7 +15,7 @@ import (
 // defaultReserveChunk is Config.ReserveChunk's default.
 const defaultReserveChunk = 4 << 20
 
-// defaultUsageWindow: how long usage is kept for reading when its quota is off (SPEC's
+// defaultUsageWindow: how long usage is kept for reading when its quota is off (the contract's
 // default BANDWIDTH_WINDOW_TIME_*).
 const defaultUsageWindow = 24 * time.Hour
 

@@ -250,7 +250,7 @@ func TestUsageRecordedWithoutQuota(t *testing.T) {
 	})
 }
 
-// TestReserveRefusals: a reservation larger than what is left is refused with the SPEC message
+// TestReserveRefusals: a reservation larger than what is left is refused with the contract's message
 // and a bandwidth block, even before any byte was recorded; HEAD-like requests (Reserve 0) pass
 // until the limit is reached; an unknown length is granted what is left.
 func TestReserveRefusals(t *testing.T) {
