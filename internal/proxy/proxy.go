@@ -241,6 +241,7 @@ var (
 const (
 	reasonClientGone      = "client_gone"      // logged with status 499 (nginx's "client closed request")
 	reasonUpstreamAborted = "upstream_aborted" // the upstream failed after the headers went out
+	reasonQuotaReached    = "quota_reached"    // a stream of unknown length was cut at its subnet's quota
 	statusClientGone      = 499
 )
 
@@ -282,6 +283,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Headers (and maybe bytes) are out: never let a truncated answer look complete.
 		rq.Flush()
 		rq.reason = reasonUpstreamAborted
+		if errors.Is(err, errQuotaReached) {
+			rq.reason, rq.denied, rq.err = reasonQuotaReached, true, nil
+		}
 		panic(http.ErrAbortHandler)
 	}
 	var e *httpx.Error

@@ -265,7 +265,7 @@ func TestQuotaUnknownLengthStopsAtTheLimit(t *testing.T) {
 	if f := e.fetch(target); f.status != http.StatusTooManyRequests {
 		t.Fatalf("after the limit: %d, want 429", f.status)
 	}
-	if !strings.Contains(e.logs.String(), "bandwidth quota reached") {
+	if !strings.Contains(e.logs.String(), `"reason":"quota_reached"`) {
 		t.Fatalf("the cut is not logged as the quota: %s", e.logs.String())
 	}
 
