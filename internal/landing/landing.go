@@ -150,16 +150,27 @@ func newSecrets(cfg *config.Landing) *secrets {
 	return sec
 }
 
+// liveVars are the settings a reload applies: the signing keys, the path policy and the page
+// key. Any other change is returned by Reload as needing a restart.
+var liveVars = map[string]bool{"SIGN_SECRET": true, "PAGE_SECRET": true,
+	"BLACKLIST_PREFIX": true, "BLACKLIST_ACTION": true, "WHITELIST_PREFIX": true, "WHITELIST_ACTION": true,
+	"EXCEPT_PREFIX": true, "EXCEPT_ACTION": true}
+
 // Reload re-reads the configuration from environ and swaps the signing keys, the path policy
 // and the page key atomically (SIGHUP). A configuration that does not validate is refused and
-// the running one is kept. Other settings need a restart.
-func (s *Service) Reload(environ map[string]string) error {
+// the running one is kept. The other changed settings are returned: they need a restart.
+func (s *Service) Reload(environ map[string]string) (needRestart []string, err error) {
 	cfg, err := config.LoadLanding(environ)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s.sec.Store(newSecrets(cfg))
-	return nil
+	for _, name := range config.ChangedVars(s.cfg, cfg) {
+		if !liveVars[name] {
+			needRestart = append(needRestart, name)
+		}
+	}
+	return needRestart, nil
 }
 
 // Ready answers /readyz: the database (when there is one) and a local origin must answer.

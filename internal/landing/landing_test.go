@@ -261,7 +261,7 @@ func TestReload(t *testing.T) {
 	if r := e.get(newLink); r.status != 401 {
 		t.Fatalf("new key before reload: %d", r.status)
 	}
-	if err := e.svc.Reload(mergeEnv(e.env, map[string]string{"SIGN_SECRET": "new,old"})); err != nil {
+	if _, err := e.svc.Reload(mergeEnv(e.env, map[string]string{"SIGN_SECRET": "new,old"})); err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range []string{oldLink, newLink} {
@@ -269,14 +269,14 @@ func TestReload(t *testing.T) {
 			t.Fatalf("after rotation %s: %d %s", l, r.status, r.body)
 		}
 	}
-	err := e.svc.Reload(mergeEnv(e.env, map[string]string{"SIGN_SECRET": "newest", "BLACKLIST_PREFIX": "/f", "BLACKLIST_ACTION": "nope"}))
+	_, err := e.svc.Reload(mergeEnv(e.env, map[string]string{"SIGN_SECRET": "newest", "BLACKLIST_PREFIX": "/f", "BLACKLIST_ACTION": "nope"}))
 	if err == nil || !strings.Contains(err.Error(), "BLACKLIST_ACTION") {
 		t.Fatalf("bad config accepted: %v", err)
 	}
 	if r := e.get(newLink); r.status != 302 {
 		t.Fatalf("old configuration not kept: %d", r.status)
 	}
-	if err := e.svc.Reload(mergeEnv(e.env, map[string]string{"SIGN_SECRET": "new", "BLACKLIST_PREFIX": "/f", "BLACKLIST_ACTION": "block"})); err != nil {
+	if _, err := e.svc.Reload(mergeEnv(e.env, map[string]string{"SIGN_SECRET": "new", "BLACKLIST_PREFIX": "/f", "BLACKLIST_ACTION": "block"})); err != nil {
 		t.Fatal(err)
 	}
 	if r := e.get(newLink); r.status != 403 {

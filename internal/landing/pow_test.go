@@ -110,7 +110,7 @@ func TestProofOfWork(t *testing.T) {
 func TestProofOfWorkKeys(t *testing.T) {
 	e := powEnv(t, map[string]string{"PAGE_SECRET": "page-secret-1"})
 	good := solve(t, e.challengeFor("/a.txt", testIP))
-	if err := e.svc.Reload(mergeEnv(e.env, map[string]string{"PAGE_SECRET": ""})); err != nil {
+	if _, err := e.svc.Reload(mergeEnv(e.env, map[string]string{"PAGE_SECRET": ""})); err != nil {
 		t.Fatal(err)
 	}
 	derived := e.svc.sec.Load().pageKey

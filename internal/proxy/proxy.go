@@ -173,37 +173,28 @@ var restartOnly = []struct {
 // Reload re-reads the configuration from environ and swaps in the new keys, policy, checks,
 // client-IP rules, IP lists, AList address/token and upstream retry settings atomically;
 // requests in flight finish with the rules they started with. An invalid configuration is
-// logged and returned and the running one stays. Settings that need a restart keep their
-// running values and are named in a warning.
-func (h *Handler) Reload(environ map[string]string) error {
+// returned and the running one stays. Settings that need a restart keep their running values
+// and are returned by name (the runner logs them).
+func (h *Handler) Reload(environ map[string]string) (needRestart []string, err error) {
 	cfg, err := config.LoadProxy(environ)
 	if err != nil {
-		h.log.Error("reload: invalid configuration; keeping the running one", "err", err)
-		return err
+		return nil, err
 	}
 	old := h.state.Load().cfg
 	if (cfg.D.LocalRoot == "") != (old.D.LocalRoot == "") || cfg.D.LocalRoot != old.D.LocalRoot {
-		err := errors.New("reload: ADDRESS changed between AList and a local folder (or to another folder); restart to apply")
-		h.log.Error("reload refused; keeping the running configuration", "err", err)
-		return err
+		return nil, errors.New("ADDRESS changed between AList and a local folder (or to another folder); restart to apply")
 	}
-	var ignored []string
 	for _, ro := range restartOnly {
 		if !reflect.DeepEqual(ro.get(cfg), ro.get(old)) {
-			ignored = append(ignored, ro.name)
+			needRestart = append(needRestart, ro.name)
 		}
 	}
 	st, err := h.newState(cfg)
 	if err != nil {
-		h.log.Error("reload: invalid configuration; keeping the running one", "err", err)
-		return err
+		return nil, err
 	}
 	h.state.Store(st)
-	if len(ignored) > 0 {
-		h.log.Warn("reload: these settings changed but need a restart; running values kept", "settings", strings.Join(ignored, "; "))
-	}
-	h.log.Info("configuration reloaded", "keys", cfg.D.Keyring.Len())
-	return nil
+	return needRestart, nil
 }
 
 // Ready is the /readyz check: the database can commit (quota.Store.Ping).
