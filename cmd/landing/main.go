@@ -26,7 +26,7 @@ var command = runner.Command[*config.Landing]{
 	Name: "landing",
 	Load: config.LoadLanding,
 	New: func(cfg *config.Landing, d runner.Deps) (runner.Service, error) {
-		return landing.New(landing.Options{Config: cfg, Logger: d.Logger, Metrics: d.Metrics, Store: d.Store})
+		return landing.New(landing.Options{Config: cfg, Logger: d.Logger, Metrics: d.Metrics, Store: d.Store, Environ: d.Environ})
 	},
 	Subcommands: map[string]func([]string, func() (map[string]string, error), io.Writer, io.Writer) int{"sign": signCmd},
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/alist-edge/alist-edge/internal/httpx"
 	"github.com/alist-edge/alist-edge/internal/logx"
 	"github.com/alist-edge/alist-edge/internal/metrics"
+	"github.com/alist-edge/alist-edge/internal/origin"
 	"github.com/alist-edge/alist-edge/internal/webpage"
 	"github.com/alist-edge/alist-edge/pkg/policy"
 	"github.com/alist-edge/alist-edge/pkg/quota"
@@ -49,8 +50,13 @@ type Options struct {
 	// Random returns a number in [0,1) that picks the proxy from WORKER_ADDRESS_DOWNLOAD, as
 	// the original's Math.random() did (vectors inject it). Default math/rand/v2.
 	Random func() float64
-	// HTTPClient makes the AList and Turnstile calls. Default: a client with sane timeouts.
+	// HTTPClient makes the AList and Turnstile calls. Default: the proxy's tuned transport
+	// (origin.NewTransport: the same outbound-proxy variables, read the same way, and the same
+	// guard against internal addresses), bounded by ALIST_TIMEOUT.
 	HTTPClient *http.Client
+	// Environ supplies HTTPS_PROXY/HTTP_PROXY/ALL_PROXY/NO_PROXY for the default client, as for
+	// the proxy: from the environment and the env file.
+	Environ map[string]string
 }
 
 // secrets is everything SIGHUP may replace; swapped as one pointer so a request never sees a
@@ -101,14 +107,19 @@ func New(o Options) (*Service, error) {
 	}
 	hc := o.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: cfg.AlistTimeout + 5*time.Second}
+		pf, err := origin.ProxyFromEnviron(o.Environ)
+		if err != nil {
+			return nil, err
+		}
+		hc = &http.Client{Timeout: cfg.AlistTimeout + 5*time.Second, Transport: origin.NewTransport(origin.Options{
+			ConnectTimeout: 10 * time.Second, TLSTimeout: 10 * time.Second, HeaderTimeout: cfg.AlistTimeout, Proxy: pf})}
 	}
 	for _, w := range cfg.D.Workers {
-		origin, err := sign.Origin(w)
+		wo, err := sign.Origin(w)
 		if err != nil {
 			return nil, fmt.Errorf("landing: WORKER_ADDRESS_DOWNLOAD: %w", err)
 		}
-		s.workers = append(s.workers, worker{addr: w, origin: origin})
+		s.workers = append(s.workers, worker{addr: w, origin: wo})
 	}
 	if len(s.workers) == 0 {
 		return nil, errors.New("landing: WORKER_ADDRESS_DOWNLOAD is empty")
