@@ -39,7 +39,7 @@ type target struct {
 // encoding, policy block, then the sign. It runs before any bot check, so a forged link never
 // spends a Turnstile token or a proof-of-work nonce.
 func (s *Service) gate(rc *reqCtx, rawPath, signValue string) (*target, error) {
-	if s.cfg.IPv4Only && rc.client.IsIPv6() {
+	if s.cfg.IPv4Only && rc.Client.IsIPv6() {
 		return nil, errIPv6
 	}
 	encoded, decoded, err := sign.RequestPath(rawPath)
@@ -60,7 +60,7 @@ func (s *Service) gate(rc *reqCtx, rawPath, signValue string) (*target, error) {
 	expire, err := sec.kr.Verify(&sign.LandingMessages, signValue, decoded, s.now().Unix())
 	if err != nil {
 		if s.store != nil && sign.Forged(err) {
-			s.store.RecordFailure(quota.ScopeLanding, rc.subnet)
+			s.store.RecordFailure(quota.ScopeLanding, rc.Subnet)
 		}
 		return nil, &httpx.Error{Status: http.StatusUnauthorized, Message: err.Error(), Reason: "signature"}
 	}
@@ -124,7 +124,7 @@ func (s *Service) file(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		pd.setIssued(iss)
 	} else {
 		if pow {
-			ch, err := newChallenge(t.sec.pageKey, t.pathHash, rc.subnet, s.now(), s.cfg.AltchaTokenExpire, s.cfg.AltchaDifficulty)
+			ch, err := newChallenge(t.sec.pageKey, t.pathHash, rc.Subnet, s.now(), s.cfg.AltchaTokenExpire, s.cfg.AltchaDifficulty)
 			if err != nil {
 				return err
 			}
@@ -175,12 +175,12 @@ func (s *Service) info(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		}
 		var sol *solution
 		if pow {
-			if sol, err = verifySolution(t.sec.pageKey, formValue(r, "altcha"), t.pathHash, rc.subnet, s.now()); err != nil {
+			if sol, err = verifySolution(t.sec.pageKey, formValue(r, "altcha"), t.pathHash, rc.Subnet, s.now()); err != nil {
 				return err
 			}
 		}
 		if turn {
-			if err := s.turnstile.verify(r.Context(), formValue(r, "turnstile"), rc.client.Text, t.pathHash); err != nil {
+			if err := s.turnstile.verify(r.Context(), formValue(r, "turnstile"), rc.Client.Text, t.pathHash); err != nil {
 				return err
 			}
 		}
@@ -252,7 +252,7 @@ func (s *Service) issue(ctx context.Context, rc *reqCtx, t *target) (issued, err
 	size := int64(-1)
 	if s.store != nil {
 		start := time.Now()
-		d, err := s.store.Check(ctx, quota.CheckRequest{Scope: quota.ScopeLanding, Subnet: rc.subnet,
+		d, err := s.store.Check(ctx, quota.CheckRequest{Scope: quota.ScopeLanding, Subnet: rc.Subnet,
 			PathHash: t.pathHash, WantSize: true, Now: now, Path: t.decoded})
 		s.m.DBRoundTrip.Observe(time.Since(start).Seconds())
 		if err != nil {
@@ -268,7 +268,7 @@ func (s *Service) issue(ctx context.Context, rc *reqCtx, t *target) (issued, err
 	}
 	if size < 0 {
 		var err error
-		if size, err = s.sizer.size(ctx, t.served, rc.client.Text); err != nil {
+		if size, err = s.sizer.size(ctx, t.served, rc.Client.Text); err != nil {
 			return issued{}, err
 		}
 		if s.store != nil {
@@ -281,7 +281,7 @@ func (s *Service) issue(ctx context.Context, rc *reqCtx, t *target) (issued, err
 		life := sign.LinkLifetime(size, int64(s.cfg.MinDurationTime/time.Second), s.cfg.MinBandwidthMbps)
 		info = &sign.AdditionalInfo{PathHash: t.pathHash, FileSize: size, ExpireTime: now.Unix() + life}
 	}
-	p := t.sec.kr.BuildParams(t.decoded, w.addr, rc.client.Text, t.expire, info)
+	p := t.sec.kr.BuildParams(t.decoded, w.addr, rc.Client.Text, t.expire, info)
 	return issued{url: sign.DownloadURL(w.origin, t.encoded, p), size: size}, nil
 }
 

@@ -9,10 +9,7 @@
 package landing
 
 import (
-	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +17,7 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -27,10 +25,9 @@ import (
 	"github.com/alist-edge/alist-edge/internal/clientip"
 	"github.com/alist-edge/alist-edge/internal/config"
 	"github.com/alist-edge/alist-edge/internal/httpx"
-	"github.com/alist-edge/alist-edge/internal/logx"
 	"github.com/alist-edge/alist-edge/internal/metrics"
 	"github.com/alist-edge/alist-edge/internal/origin"
-	"github.com/alist-edge/alist-edge/internal/webpage"
+	"github.com/alist-edge/alist-edge/internal/pipeline"
 	"github.com/alist-edge/alist-edge/pkg/policy"
 	"github.com/alist-edge/alist-edge/pkg/quota"
 	"github.com/alist-edge/alist-edge/pkg/sign"
@@ -84,6 +81,7 @@ type Service struct {
 	turnstile *turnstileVerifier
 	workers   []worker
 	sec       atomic.Pointer[secrets]
+	pipe      *pipeline.Pipeline
 }
 
 // New builds the service from a validated configuration.
@@ -140,6 +138,10 @@ func New(o Options) (*Service, error) {
 		s.turnstile = &turnstileVerifier{url: cfg.TurnstileVerifyURL, secret: cfg.TurnstileSecretKey, client: hc}
 	}
 	s.sec.Store(newSecrets(cfg))
+	s.pipe = (&pipeline.Pipeline{Log: s.log, Metrics: s.m, Handle: s.handle,
+		Client: func(r *http.Request) (clientip.Client, int, int) {
+			return cfg.D.ClientIP.Extract(r), cfg.IPv4Suffix, cfg.IPv6Suffix
+		}}).Init()
 	if s.store == nil && (cfg.AltchaEnabled || cfg.RequestLimit > 0) {
 		s.log.Warn("landing runs without a database: no rate limit, no size cache, proof-of-work replays are not refused")
 	}
@@ -207,73 +209,43 @@ func (s *Service) Close() error {
 	return nil
 }
 
-// reqCtx is what one request learned, for its access log line and metrics.
-type reqCtx struct {
-	id     string
-	client clientip.Client
-	subnet string
-	route  string
-	html   bool   // errors are shown as a page (a browser on the file route)
-	err    error  // the cause behind a 500, logged and never shown
-	reason string // denial reason (metrics)
-	// logReason, when set, is the access line's reason instead: the exact signature message,
-	// which the fail2ban filter reads (only wrong signatures count there).
-	logReason string
-}
+// reqCtx is one request as the landing handles it: the shared pipeline's record.
+type reqCtx = pipeline.Exchange
 
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	bytes  int64
-}
+// ServeHTTP serves through the shared pipeline (request ID, client IP, access line, metrics,
+// errors as JSON or the page). Dispatch is by hand: every path but /info is a file path, and
+// http.ServeMux would clean (and redirect) the dot segments that the signature is computed over.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.pipe.ServeHTTP(w, r) }
 
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(b)
-	w.bytes += int64(n)
-	return n, err
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func newRequestID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// ServeHTTP dispatches by hand: every path but /info is a file path, and http.ServeMux would
-// clean (and redirect) the dot segments that the signature is computed over.
-func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	rc := &reqCtx{id: newRequestID(), client: s.cfg.D.ClientIP.Extract(r)}
-	rc.subnet = subnetOf(rc.client, s.cfg.IPv4Suffix, s.cfg.IPv6Suffix)
-	sw := &statusWriter{ResponseWriter: w}
-	h := sw.Header()
-	h.Set("X-Request-Id", rc.id)
+func (s *Service) handle(rc *reqCtx, r *http.Request) error {
+	h := rc.W.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
-	if err := s.route(sw, r, rc); err != nil {
-		s.fail(sw, r, rc, err)
+	err := s.route(rc.W, r, rc)
+	var e *httpx.Error
+	switch {
+	case errors.As(err, &e):
+		// The landing's own refusals are denials; AList's answers (relayed) and a missing file
+		// are not, so nobody is banned for them.
+		if e.Status < 500 && !strings.HasPrefix(e.Reason, "alist") && e.Reason != "not_found" {
+			rc.Denied = true
+		}
+		if e.Reason == "signature" {
+			rc.LogReason = e.Message // the exact message: fail2ban counts only wrong signatures
+		}
+	case errors.Is(err, quota.ErrUnavailable):
+		rc.Reason = "database"
 	}
-	s.finish(sw, r, rc, time.Since(start))
+	return err
 }
 
 func (s *Service) route(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	if r.Method == http.MethodOptions {
-		rc.route = "preflight"
 		httpx.Preflight(w, r)
 		return nil
 	}
 	if sign.RemoveDotSegments(sign.RawPath(r.RequestURI)) == "/info" {
-		rc.route = "info"
+		rc.JSONOnly = true // an API: errors are JSON, never the page
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodPost:
 			return s.info(w, r, rc)
@@ -281,72 +253,14 @@ func (s *Service) route(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 		w.Header().Set("Allow", "GET, HEAD, POST, OPTIONS")
 		return errMethod
 	}
-	rc.route = "file"
 	// The answer (page, 302, JSON or HTML error) depends on Accept.
 	w.Header().Add("Vary", "Accept")
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		rc.html = webpage.WantsPage(r)
 		return s.file(w, r, rc)
 	}
 	w.Header().Set("Allow", "GET, HEAD, OPTIONS")
 	return errMethod
-}
-
-// fail is the one place a handler's error becomes an answer: JSON (docs/contract.md §5) for API clients
-// and download managers, the page in its error state for a browser.
-func (s *Service) fail(w http.ResponseWriter, r *http.Request, rc *reqCtx, err error) {
-	var e *httpx.Error
-	if !errors.As(err, &e) {
-		rc.err = err
-		if errors.Is(err, context.Canceled) {
-			// The same rule and words as the proxy: a client that left is not an error.
-			rc.err = nil
-			e = &httpx.Error{Status: 499, Message: "client closed request", Reason: "client_gone"}
-		} else {
-			e = &httpx.Error{Status: http.StatusInternalServerError, Message: "internal error", Reason: "internal"}
-			if errors.Is(err, quota.ErrUnavailable) {
-				e.Reason = "database"
-			}
-		}
-	}
-	rc.reason = e.Reason
-	if e.Reason == "signature" {
-		rc.logReason = e.Message
-	}
-	webpage.Answer(w, r, e, rc.html)
-}
-
-func (s *Service) finish(w *statusWriter, r *http.Request, rc *reqCtx, d time.Duration) {
-	status := w.status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	outcome := "served"
-	switch {
-	case status >= 500:
-		outcome = "error"
-	case status >= 400:
-		outcome = "denied"
-		s.m.Denials.WithLabelValues(rc.reason).Inc()
-	}
-	s.m.Requests.WithLabelValues(outcome, rc.reason).Inc()
-	s.m.Responses.WithLabelValues(metrics.StatusClass(status)).Inc()
-	if rc.err != nil {
-		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed", slog.String("request_id", rc.id),
-			slog.String("route", rc.route), slog.String("err", rc.err.Error()))
-	}
-	logx.Access(s.log, logx.AccessRecord{RequestID: rc.id, ClientIP: rc.client.Text, Subnet: rc.subnet,
-		Method: r.Method, Status: status, Bytes: w.bytes, Duration: d, Reason: cmp.Or(rc.logReason, rc.reason)})
-}
-
-// subnetOf is the rate-limit key; clients without a known address share one bucket (only a
-// trusted proxy that omitted the header can produce them).
-func subnetOf(c clientip.Client, v4, v6 int) string {
-	if !c.Addr.IsValid() {
-		return "unknown"
-	}
-	return sign.Subnet(c.Addr, v4, v6)
 }
 
 // pickWorker is floor(random × n), clamped, as the original indexed its list.
