@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/alist-edge/alist-edge/internal/h1srv"
+	"github.com/alist-edge/alist-edge/internal/tcpacct"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
@@ -110,6 +111,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	pubLn = tcpacct.Listener(pubLn) // what a client that left had acknowledged, read as net/http closes
 	var admLn net.Listener
 	if o.AdminAddr != "" {
 		if admLn, err = net.Listen("tcp", o.AdminAddr); err != nil {
@@ -118,7 +120,8 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	pub := &http.Server{Handler: o.Public, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
-		MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+		MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		ConnContext: tcpacct.ConnContext} // usage is charged by what clients acknowledged (SPEC §9)
 	servers := []stoppable{pub}
 	errc := make(chan error, 2)
 	switch {
