@@ -23,6 +23,7 @@ import (
 	"github.com/alist-edge/alist-edge/internal/config"
 	"github.com/alist-edge/alist-edge/internal/h1srv"
 	"github.com/alist-edge/alist-edge/internal/metrics"
+	"github.com/alist-edge/alist-edge/internal/tcpacct"
 	"github.com/alist-edge/alist-edge/internal/testutil"
 	"github.com/alist-edge/alist-edge/pkg/quota"
 	"github.com/alist-edge/alist-edge/pkg/sign"
@@ -344,11 +345,13 @@ func startPublic(t testing.TB, h http.Handler, wrap func(net.Listener) net.Liste
 		t.Fatal(err)
 	}
 	url := "http://" + ln.Addr().String()
+	ln = tcpacct.Listener(ln)
 	if wrap != nil {
 		ln = wrap(ln)
 	}
 	if serverEngine == "net/http" {
 		s := httptest.NewUnstartedServer(h)
+		s.Config.ConnContext = tcpacct.ConnContext // as internal/server installs it
 		_ = s.Listener.Close()
 		s.Listener = ln
 		s.Start()
