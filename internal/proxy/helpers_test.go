@@ -22,6 +22,7 @@ import (
 	"github.com/alist-edge/alist-edge/internal/config"
 	"github.com/alist-edge/alist-edge/internal/metrics"
 	"github.com/alist-edge/alist-edge/internal/server"
+	"github.com/alist-edge/alist-edge/internal/tcpacct"
 	"github.com/alist-edge/alist-edge/internal/testutil"
 	"github.com/alist-edge/alist-edge/pkg/quota"
 	"github.com/alist-edge/alist-edge/pkg/sign"
@@ -344,6 +345,7 @@ func startPublic(t testing.TB, h http.Handler, wrap func(net.Listener) net.Liste
 		t.Fatal(err)
 	}
 	url := "http://" + ln.Addr().String()
+	ln = tcpacct.Listener(ln)
 	if wrap != nil {
 		ln = wrap(ln)
 	}

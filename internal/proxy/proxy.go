@@ -253,7 +253,7 @@ type request struct {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	st := h.state.Load()
-	rq := &request{countingWriter: countingWriter{ResponseWriter: w, bytesMetric: h.m.BytesStreamed}}
+	rq := &request{countingWriter: countingWriter{ResponseWriter: w, bytesMetric: h.m.BytesStreamed, ctx: r.Context()}}
 	rq.id = h.newID()
 	rq.client = st.cfg.D.ClientIP.Extract(r)
 	rq.subnet = subnetOf(rq.client, st.cfg)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/alist-edge/alist-edge/internal/httpx"
 	"github.com/alist-edge/alist-edge/internal/origin"
+	"github.com/alist-edge/alist-edge/internal/tcpacct"
 	"github.com/alist-edge/alist-edge/pkg/quota"
 )
 
@@ -437,9 +438,11 @@ func isAttrChar(c byte) bool {
 	return strings.IndexByte("!#$&+-.^_`|~", c) >= 0
 }
 
-// countingWriter counts the body bytes the client accepted and, while a stream runs, hands
-// them to the usage Meter. It keeps the underlying writer's ReadFrom (sendfile for the local
-// origin), Flush, and Unwrap for http.ResponseController.
+// countingWriter counts the body bytes written to the client (the access line's and the
+// bytes_streamed_total figure) and, while a stream runs, charges the usage Meter with what the
+// client received: what its TCP stack acknowledged where the connection's counters can be read
+// (see delivery), else what was written. It keeps the underlying writer's ReadFrom (sendfile for
+// the local origin), Flush, and Unwrap for http.ResponseController.
 type countingWriter struct {
 	http.ResponseWriter
 	status      int
@@ -452,6 +455,10 @@ type countingWriter struct {
 	// idle bounds each write of a stream (CLIENT_IDLE_TIMEOUT) through rc's write deadline.
 	idle time.Duration
 	rc   *http.ResponseController
+	// ctx is the request's: its connection's counters, and whether the client left.
+	ctx context.Context
+	// del charges by acknowledged bytes while del.on(), else by written bytes.
+	del delivery
 }
 
 func (c *countingWriter) startStream(m *quota.Meter, idle time.Duration) {
@@ -459,12 +466,28 @@ func (c *countingWriter) startStream(m *quota.Meter, idle time.Duration) {
 	if idle > 0 {
 		c.rc = http.NewResponseController(c.ResponseWriter)
 	}
+	if c.ctx != nil {
+		if conn := tcpacct.FromContext(c.ctx); conn != nil {
+			c.del.start(conn, conn.TLS)
+		}
+	}
 }
 
 // endStream stops metering; the rest of the answer (net/http's final flush) keeps one more
 // CLIENT_IDLE_TIMEOUT to leave, so no write is ever without a deadline. The next request on the
 // connection starts with its own (internal/server).
 func (c *countingWriter) endStream() {
+	if c.streaming && c.del.on() {
+		gone := c.writeErr != nil || c.ctx.Err() != nil
+		if !gone && c.wroteHeader {
+			// All of it on the socket: the wait for its acknowledgment starts now. (Nothing
+			// written yet: the answer may still become a refusal, whose status must not be
+			// committed as a 200 by a flush.)
+			c.Flush()
+		}
+		c.meter.Add(c.del.final(c.ctx, gone, c.idle, c.headerEstimate))
+		c.del = delivery{}
+	}
 	c.streaming = false
 	if c.rc != nil {
 		_ = c.rc.SetWriteDeadline(time.Now().Add(c.idle))
@@ -505,16 +528,26 @@ func (c *countingWriter) noteWriteErr(err error) {
 	}
 }
 
-func (c *countingWriter) count(n int64) {
-	if n <= 0 {
+func (c *countingWriter) count(n int64) { c.countAt(n, false) }
+
+// countAt counts n body bytes; flushed: net/http holds none of them in its buffers.
+func (c *countingWriter) countAt(n int64, flushed bool) {
+	if n < 0 || n == 0 && !flushed {
 		return
 	}
 	c.written += n
-	if c.streaming {
-		c.meter.Add(n)
-		c.bytesMetric.Add(float64(n))
+	if !c.streaming {
+		return
 	}
+	c.bytesMetric.Add(float64(n))
+	if !c.del.on() {
+		c.meter.Add(n)
+		return
+	}
+	c.meter.Add(c.del.progress(n, flushed, c.headerEstimate))
 }
+
+func (c *countingWriter) headerEstimate() int64 { return headerEstimate(c.Header(), c.status) }
 
 // sendfileChunk bounds one ReadFrom call on a file so usage is metered progressively while the
 // kernel copies.
@@ -567,8 +600,9 @@ func (c *countingWriter) ReadFrom(src io.Reader) (int64, error) {
 		}
 		c.armDeadline()
 		n, err := rf.ReadFrom(&io.LimitedReader{R: f, N: chunk})
-		c.count(n)
 		c.noteWriteErr(err)
+		// sendfile leaves nothing in net/http's buffers; TLS has no sendfile and buffers the copy.
+		c.countAt(n, !c.del.tls)
 		total += n
 		if remaining > 0 {
 			remaining -= n
@@ -586,9 +620,10 @@ type writerOnly struct{ io.Writer }
 func (c *countingWriter) Flush() {
 	if f, ok := c.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
-		return
+	} else {
+		_ = http.NewResponseController(c.ResponseWriter).Flush()
 	}
-	_ = http.NewResponseController(c.ResponseWriter).Flush()
+	c.countAt(0, true)
 }
 
 // Unwrap lets http.ResponseController reach the server's writer.

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/alist-edge/alist-edge/internal/tcpacct"
 )
 
 // Defaults of the public listener's per-connection limits (Options.AnswerTimeout and
@@ -21,26 +23,18 @@ const (
 	DefaultMaxRequestsPerConn = 1000
 )
 
-// connInfo is what the public server keeps per connection; ConnContext puts it into every
+// connInfo is what the public server keeps per connection; connContext puts it into every
 // request's context.
 type connInfo struct {
-	conn     net.Conn
 	requests atomic.Int64
 }
 
 type connInfoKey struct{}
 
-// ConnFromContext returns the client connection a request arrived on (nil outside the public
-// server). The proxy reads TCP state from it (what the peer acknowledged).
-func ConnFromContext(ctx context.Context) net.Conn {
-	if ci, ok := ctx.Value(connInfoKey{}).(*connInfo); ok {
-		return ci.conn
-	}
-	return nil
-}
-
-func withConnInfo(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, connInfoKey{}, &connInfo{conn: c})
+// connContext is the public server's ConnContext: the request counter of limitAnswers, and the
+// TCP counters the proxy charges usage by (tcpacct: what the client acknowledged).
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	return tcpacct.ConnContext(context.WithValue(ctx, connInfoKey{}, &connInfo{}), c)
 }
 
 // limitAnswers gives every answer a write deadline and closes a connection after max requests.

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alist-edge/alist-edge/internal/tcpacct"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
@@ -109,6 +110,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	pubLn = tcpacct.Listener(pubLn) // what a client that left had acknowledged, read as net/http closes
 	var admLn net.Listener
 	if o.AdminAddr != "" {
 		if admLn, err = net.Listen("tcp", o.AdminAddr); err != nil {
@@ -183,7 +185,7 @@ func PublicServer(h http.Handler, answerTimeout time.Duration, maxRequests int, 
 	}
 	return &http.Server{Handler: limitAnswers(h, answerTimeout, int64(maxRequests)),
 		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
-		ConnContext: withConnInfo, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+		ConnContext: connContext, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 }
 
 // listenPublic opens the public listener: the unix socket when set, else TCP ListenAddr.
