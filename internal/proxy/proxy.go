@@ -12,14 +12,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"reflect"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/alist-edge/alist-edge/internal/alist"
 	"github.com/alist-edge/alist-edge/internal/clientip"
@@ -29,9 +25,9 @@ import (
 	"github.com/alist-edge/alist-edge/internal/metrics"
 	"github.com/alist-edge/alist-edge/internal/origin"
 	"github.com/alist-edge/alist-edge/internal/webpage"
-	"github.com/alist-edge/alist-edge/pkg/policy"
 	"github.com/alist-edge/alist-edge/pkg/quota"
 	"github.com/alist-edge/alist-edge/pkg/sign"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Options wire a Handler.
@@ -211,44 +207,6 @@ func (h *Handler) Close() error {
 	return nil
 }
 
-// Refusals of the checks (docs/contract.md §5), as answered.
-var (
-	errIPv6       = &httpx.Error{Status: http.StatusForbidden, Reason: "ipv6", Message: "ipv6 access is prohibited"}
-	errMethod     = &httpx.Error{Status: http.StatusMethodNotAllowed, Reason: "method", Message: "method not allowed"}
-	errPath       = &httpx.Error{Status: http.StatusBadRequest, Reason: "path", Message: sign.ErrPathEncoding.Message}
-	errIPList     = &httpx.Error{Status: http.StatusForbidden, Reason: "ip_list", Message: "access denied"}
-	errPolicy     = &httpx.Error{Status: http.StatusForbidden, Reason: "policy", Message: "access denied"}
-	errDB         = &httpx.Error{Status: http.StatusInternalServerError, Reason: "db_error", Message: "database unavailable"}
-	errNotFound   = &httpx.Error{Status: http.StatusNotFound, Reason: "not_found", Message: "object not found"}
-	errForbidden  = &httpx.Error{Status: http.StatusForbidden, Reason: "forbidden", Message: "access denied"}
-	errClientGone = errors.New("client went away")
-	// errAborted: the upstream failed after the answer's headers went out.
-	errAborted = errors.New("upstream failed mid-stream")
-)
-
-// Outcomes of a request that did not end as planned, as the access line and the metrics name
-// them. One rule decides between them (see outcomeOf): a client that left (its context ended or
-// a write to it failed) is never an upstream error, whatever the upstream did meanwhile.
-const (
-	reasonClientGone      = "client_gone"      // logged with status 499 (nginx's "client closed request")
-	reasonUpstreamAborted = "upstream_aborted" // the upstream failed after the headers went out
-	reasonQuotaReached    = "quota_reached"    // a stream of unknown length was cut at its subnet's quota
-	statusClientGone      = 499
-)
-
-// request is the per-request bookkeeping, kept in one allocation with the counting writer.
-type request struct {
-	countingWriter
-	id        string
-	client    clientip.Client
-	subnet    string
-	reason    string // stable reason code (metrics)
-	message   string // the answer's message
-	denied    bool
-	err       error
-	redirects int // budget left for upstream and self redirects
-}
-
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
@@ -314,168 +272,6 @@ func subnetOf(c clientip.Client, cfg *config.Proxy) string {
 func (rq *request) deny(e *httpx.Error) error {
 	rq.denied = true
 	return e
-}
-
-// serve runs the checks in the order of docs/contract.md §5 and then the origin. It is re-entered for an
-// upstream redirect to the proxy's own address, so that request passes every check as well.
-func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
-	cfg := st.cfg
-	if cfg.IPv4Only && rq.client.IsIPv6() {
-		return rq.deny(errIPv6)
-	}
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-	case http.MethodOptions:
-		httpx.Preflight(&rq.countingWriter, r)
-		return nil
-	default:
-		rq.Header().Set("Allow", "GET, HEAD, OPTIONS")
-		return rq.deny(errMethod)
-	}
-	if browserExtra(rq, r) {
-		return nil
-	}
-	raw := r.RequestURI
-	if raw == "" {
-		raw = r.URL.EscapedPath()
-	}
-	// path is what the signatures cover; served is what the origin will serve for it (AList
-	// cleans `\`, "//"): the policy, the origin and the cache/quota key use served (docs/contract.md §3).
-	_, path, err := sign.RequestPath(sign.RawPath(raw))
-	if err != nil {
-		return rq.deny(errPath)
-	}
-	served, err := sign.ServedPath(path, h.originKind())
-	if err != nil {
-		return rq.deny(errPath)
-	}
-	if len(cfg.D.AllowedIPs) > 0 && !cfg.D.AllowedIPs.Contains(rq.client.Addr) {
-		return rq.deny(errIPList)
-	}
-	if cfg.D.BlockedIPs.Contains(rq.client.Addr) {
-		return rq.deny(errIPList)
-	}
-	checks := cfg.D.Checks
-	if act := cfg.D.Policy.Match(served); act != 0 {
-		if act.Has(policy.Block) {
-			return rq.deny(errPolicy)
-		}
-		checks.Sign = checks.Sign && !act.Has(policy.SkipSign)
-		checks.Hash = checks.Hash && !act.Has(policy.SkipHash)
-		checks.Worker = checks.Worker && !act.Has(policy.SkipWorker)
-		checks.IP = checks.IP && !act.Has(policy.SkipIP)
-		checks.Addition = checks.Addition && !act.Has(policy.SkipAddition)
-	}
-	now := h.now()
-	chain := sign.ChainRequest{Path: path, Params: parseParams(r.URL.RawQuery), ClientIP: rq.client.Text,
-		WorkerAddr: cfg.D.WorkerAddr, Now: now.Unix()}
-	info, infoOK, err := cfg.D.Keyring.VerifyChain(&chain, checks)
-	if err != nil {
-		if rq.subnet != "" && sign.Forged(err) {
-			h.store.RecordFailure(quota.ScopeProxy, rq.subnet)
-		}
-		return rq.deny(&httpx.Error{Status: http.StatusUnauthorized, Reason: "signature", Message: err.Error()})
-	}
-
-	// Keyed by the served path: its link and per-file quota are the served file's, whatever
-	// the spelling ("/a//b" and "/a/b" share). additionalInfo.pathHash stays the decoded path's.
-	pathHash := sign.PathHash(served)
-	creq := quota.CheckRequest{Scope: quota.ScopeProxy, Subnet: rq.subnet, PathHash: pathHash, WantLink: h.local == nil,
-		Now: now, Path: served}
-	if infoOK {
-		creq.FileSize = info.FileSize
-	}
-	creq.Reserve = reserveFor(r.Method, r.Header.Get("Range"), creq.FileSize)
-	t0 := time.Now()
-	d, err := h.store.Check(r.Context(), creq)
-	h.m.DBRoundTrip.Observe(time.Since(t0).Seconds())
-	if err != nil {
-		if r.Context().Err() != nil {
-			return errClientGone
-		}
-		h.log.Warn("quota check failed", "id", rq.id, "err", err)
-		return errDB
-	}
-	if d.FailOpen {
-		h.m.FailOpen.Inc()
-	}
-	if !d.Allowed {
-		e := &httpx.Error{Status: d.Status, Reason: string(d.Reason), Message: d.Message}
-		switch d.Reason {
-		case quota.ReasonThrottled:
-			h.m.ThrottleProtections.Inc()
-			e.RetryAfter = d.RetryAfter
-		case quota.ReasonBanned:
-		default:
-			e.RetryAfter = d.RetryAfter
-		}
-		return rq.deny(e)
-	}
-	// The meter settles what the check reserved on every path, served or not.
-	meter := h.store.Meter(creq, d)
-	defer meter.Close()
-	if h.local != nil {
-		return h.serveLocal(rq, r, served, meter, cfg.ClientIdleTimeout)
-	}
-	return h.serveUpstream(rq, r, st, served, pathHash, d.Link, meter)
-}
-
-// originKind says how the origin cleans paths (sign.ServedPath).
-func (h *Handler) originKind() sign.OriginKind {
-	if h.local != nil {
-		return sign.OriginLocal
-	}
-	return sign.OriginAList
-}
-
-// parseParams reads the six parameters from a raw query the way URLSearchParams.get does: the
-// first occurrence wins, values are form-decoded, a malformed escape leaves the value as
-// written (it then fails its MAC).
-func parseParams(q string) sign.Params {
-	var p sign.Params
-	var seen uint8
-	for q != "" {
-		var kv string
-		kv, q, _ = strings.Cut(q, "&")
-		k, v, _ := strings.Cut(kv, "=")
-		if strings.ContainsAny(k, "%+") {
-			k = formDecode(k)
-		}
-		var dst *string
-		var bit uint8
-		switch k {
-		case "sign":
-			dst, bit = &p.Sign, 1
-		case "hashSign":
-			dst, bit = &p.HashSign, 2
-		case "workerSign":
-			dst, bit = &p.WorkerSign, 4
-		case "ipSign":
-			dst, bit = &p.IPSign, 8
-		case "additionalInfo":
-			dst, bit = &p.AdditionalInfo, 16
-		case "additionalInfoSign":
-			dst, bit = &p.AdditionalInfoSign, 32
-		default:
-			continue
-		}
-		if seen&bit != 0 {
-			continue
-		}
-		seen |= bit
-		*dst = formDecode(v)
-	}
-	return p
-}
-
-func formDecode(s string) string {
-	if !strings.ContainsAny(s, "%+") {
-		return s
-	}
-	if d, err := url.QueryUnescape(s); err == nil {
-		return d
-	}
-	return s
 }
 
 // finish writes the access line (logx.Access, the form the fail2ban filter reads) and the

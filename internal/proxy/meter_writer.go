@@ -1,0 +1,204 @@
+package proxy
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/alist-edge/alist-edge/internal/tcpacct"
+	"github.com/alist-edge/alist-edge/pkg/quota"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// countingWriter counts the body bytes written to the client (the access line's and the
+// bytes_streamed_total figure) and, while a stream runs, charges the usage Meter with what the
+// client received: what its TCP stack acknowledged where the connection's counters can be read
+// (see delivery), else what was written. It keeps the underlying writer's ReadFrom (sendfile for
+// the local origin), Flush, and Unwrap for http.ResponseController.
+type countingWriter struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+	written     int64
+	writeErr    error // the first failed write: the client is gone (or stopped reading)
+	streaming   bool
+	meter       *quota.Meter
+	bytesMetric prometheus.Counter
+	// idle bounds each write of a stream (CLIENT_IDLE_TIMEOUT) through rc's write deadline.
+	idle time.Duration
+	rc   *http.ResponseController
+	// ctx is the request's: its connection's counters, and whether the client left.
+	ctx context.Context
+	// del charges by acknowledged bytes while del.on(), else by written bytes.
+	del delivery
+}
+
+func (c *countingWriter) startStream(m *quota.Meter, idle time.Duration) {
+	c.meter, c.streaming, c.idle = m, true, idle
+	if idle > 0 {
+		c.rc = http.NewResponseController(c.ResponseWriter)
+	}
+	if c.ctx != nil {
+		if conn := tcpacct.FromContext(c.ctx); conn != nil {
+			c.del.start(conn, conn.TLS)
+		}
+	}
+}
+
+// endStream stops metering; the rest of the answer (net/http's final flush) keeps one more
+// CLIENT_IDLE_TIMEOUT to leave, so no write is ever without a deadline. The next request on the
+// connection starts with its own (internal/server).
+func (c *countingWriter) endStream() {
+	if c.streaming && c.del.on() {
+		gone := c.writeErr != nil || c.ctx.Err() != nil
+		if !gone && c.wroteHeader {
+			// All of it on the socket: the wait for its acknowledgment starts now. (Nothing
+			// written yet: the answer may still become a refusal, whose status must not be
+			// committed as a 200 by a flush.)
+			c.Flush()
+		}
+		c.meter.Add(c.del.final(c.ctx, gone, c.idle, c.headerEstimate))
+		c.del = delivery{}
+	}
+	c.streaming = false
+	if c.rc != nil {
+		_ = c.rc.SetWriteDeadline(time.Now().Add(c.idle))
+		c.rc = nil
+	}
+}
+
+// armDeadline gives the next write CLIENT_IDLE_TIMEOUT to make progress.
+func (c *countingWriter) armDeadline() {
+	if c.rc != nil {
+		_ = c.rc.SetWriteDeadline(time.Now().Add(c.idle))
+	}
+}
+
+func (c *countingWriter) WriteHeader(code int) {
+	if !c.wroteHeader && code >= 200 {
+		c.status, c.wroteHeader = code, true
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if !c.wroteHeader {
+		c.status, c.wroteHeader = http.StatusOK, true
+	}
+	c.armDeadline()
+	n, err := c.ResponseWriter.Write(p)
+	c.count(int64(n))
+	c.noteWriteErr(err)
+	return n, err
+}
+
+// noteWriteErr keeps the first failed write (sendfile's errors are the socket's: a local file
+// that was opened and stat'ed does not fail to read).
+func (c *countingWriter) noteWriteErr(err error) {
+	if err != nil && c.writeErr == nil {
+		c.writeErr = err
+	}
+}
+
+func (c *countingWriter) count(n int64) { c.countAt(n, false) }
+
+// countAt counts n body bytes; flushed: net/http holds none of them in its buffers.
+func (c *countingWriter) countAt(n int64, flushed bool) {
+	if n < 0 || n == 0 && !flushed {
+		return
+	}
+	c.written += n
+	if !c.streaming {
+		return
+	}
+	c.bytesMetric.Add(float64(n))
+	if !c.del.on() {
+		c.meter.Add(n)
+		return
+	}
+	c.meter.Add(c.del.progress(n, flushed, c.headerEstimate))
+}
+
+func (c *countingWriter) headerEstimate() int64 { return headerEstimate(c.Header(), c.status) }
+
+// sendfileChunk bounds one ReadFrom call on a file so usage is metered progressively while the
+// kernel copies.
+const sendfileChunk = 4 << 20
+
+// smallCopy: bodies up to this size are copied rather than sent with sendfile.
+const smallCopy = 32 << 10
+
+// ReadFrom keeps zero-copy: an *os.File (alone or in the *io.LimitedReader http.ServeContent
+// makes) reaches the connection's ReadFrom (sendfile) in chunks that are counted as they go.
+func (c *countingWriter) ReadFrom(src io.Reader) (int64, error) {
+	if !c.wroteHeader {
+		c.status, c.wroteHeader = http.StatusOK, true
+	}
+	rf, ok := c.ResponseWriter.(io.ReaderFrom)
+	if !ok {
+		bp := bufPool.Get().(*[]byte)
+		defer bufPool.Put(bp)
+		return io.CopyBuffer(writerOnly{c}, src, *bp)
+	}
+	var f *os.File
+	remaining := int64(-1)
+	switch s := src.(type) {
+	case *io.LimitedReader:
+		if s.N <= smallCopy {
+			// Small: one buffered write with the headers beats write + sendfile.
+			bp := bufPool.Get().(*[]byte)
+			defer bufPool.Put(bp)
+			return io.CopyBuffer(writerOnly{c}, src, (*bp)[:s.N+1])
+		}
+		if ff, ok := s.R.(*os.File); ok {
+			f, remaining = ff, s.N
+			defer func() { s.N = remaining }()
+		}
+	case *os.File:
+		f = s
+	}
+	if f == nil {
+		c.armDeadline()
+		n, err := rf.ReadFrom(src)
+		c.count(n)
+		c.noteWriteErr(err)
+		return n, err
+	}
+	var total int64
+	for remaining != 0 {
+		chunk := int64(sendfileChunk)
+		if remaining > 0 && remaining < chunk {
+			chunk = remaining
+		}
+		c.armDeadline()
+		n, err := rf.ReadFrom(&io.LimitedReader{R: f, N: chunk})
+		c.noteWriteErr(err)
+		// sendfile leaves nothing in net/http's buffers; TLS has no sendfile and buffers the copy.
+		c.countAt(n, !c.del.tls)
+		total += n
+		if remaining > 0 {
+			remaining -= n
+		}
+		if err != nil || n < chunk {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// writerOnly hides ReadFrom so io.CopyBuffer does not recurse.
+type writerOnly struct{ io.Writer }
+
+func (c *countingWriter) Flush() {
+	if f, ok := c.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	} else {
+		_ = http.NewResponseController(c.ResponseWriter).Flush()
+	}
+	c.countAt(0, true)
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
