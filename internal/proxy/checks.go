@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alist-edge/alist-edge/internal/clientip"
 	"github.com/alist-edge/alist-edge/internal/httpx"
+	"github.com/alist-edge/alist-edge/internal/pipeline"
 	"github.com/alist-edge/alist-edge/pkg/policy"
 	"github.com/alist-edge/alist-edge/pkg/quota"
 	"github.com/alist-edge/alist-edge/pkg/sign"
@@ -24,31 +24,20 @@ var (
 	errDB         = &httpx.Error{Status: http.StatusInternalServerError, Reason: "db_error", Message: "database unavailable"}
 	errNotFound   = &httpx.Error{Status: http.StatusNotFound, Reason: "not_found", Message: "object not found"}
 	errForbidden  = &httpx.Error{Status: http.StatusForbidden, Reason: "forbidden", Message: "access denied"}
-	errClientGone = errors.New("client went away")
+	errClientGone = pipeline.ErrClientGone
 	// errAborted: the upstream failed after the answer's headers went out.
 	errAborted = errors.New("upstream failed mid-stream")
 )
 
-// Outcomes of a request that did not end as planned, as the access line and the metrics name
-// them. One rule decides between them (see outcomeOf): a client that left (its context ended or
-// a write to it failed) is never an upstream error, whatever the upstream did meanwhile.
-const (
-	reasonClientGone      = "client_gone"      // logged with status 499 (nginx's "client closed request")
-	reasonUpstreamAborted = "upstream_aborted" // the upstream failed after the headers went out
-	reasonQuotaReached    = "quota_reached"    // a stream of unknown length was cut at its subnet's quota
-	statusClientGone      = 499
-)
+// reasonQuotaReached names a stream of unknown length cut at its subnet's quota (access line,
+// metrics); the pipeline names the other ways a request ends early.
+const reasonQuotaReached = "quota_reached"
 
-// request is the per-request bookkeeping, kept in one allocation with the counting writer.
+// request is one download as the proxy handles it: the pipeline's record of the exchange, the
+// writer that meters the body, and the redirect budget.
 type request struct {
-	countingWriter
-	id        string
-	client    clientip.Client
-	subnet    string
-	reason    string // stable reason code (metrics)
-	message   string // the answer's message
-	denied    bool
-	err       error
+	*pipeline.Exchange
+	w         *countingWriter
 	redirects int // budget left for upstream and self redirects
 }
 
@@ -56,17 +45,17 @@ type request struct {
 // upstream redirect to the proxy's own address, so that request passes every check as well.
 func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
 	cfg := st.cfg
-	if cfg.IPv4Only && rq.client.IsIPv6() {
-		return rq.deny(errIPv6)
+	if cfg.IPv4Only && rq.Client.IsIPv6() {
+		return rq.Deny(errIPv6)
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodOptions:
-		httpx.Preflight(&rq.countingWriter, r)
+		httpx.Preflight(rq.w, r)
 		return nil
 	default:
-		rq.Header().Set("Allow", "GET, HEAD, OPTIONS")
-		return rq.deny(errMethod)
+		rq.w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+		return rq.Deny(errMethod)
 	}
 	if browserExtra(rq, r) {
 		return nil
@@ -79,22 +68,22 @@ func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
 	// cleans `\`, "//"): the policy, the origin and the cache/quota key use served (docs/contract.md §3).
 	_, path, err := sign.RequestPath(sign.RawPath(raw))
 	if err != nil {
-		return rq.deny(errPath)
+		return rq.Deny(errPath)
 	}
 	served, err := sign.ServedPath(path, h.originKind())
 	if err != nil {
-		return rq.deny(errPath)
+		return rq.Deny(errPath)
 	}
-	if len(cfg.D.AllowedIPs) > 0 && !cfg.D.AllowedIPs.Contains(rq.client.Addr) {
-		return rq.deny(errIPList)
+	if len(cfg.D.AllowedIPs) > 0 && !cfg.D.AllowedIPs.Contains(rq.Client.Addr) {
+		return rq.Deny(errIPList)
 	}
-	if cfg.D.BlockedIPs.Contains(rq.client.Addr) {
-		return rq.deny(errIPList)
+	if cfg.D.BlockedIPs.Contains(rq.Client.Addr) {
+		return rq.Deny(errIPList)
 	}
 	checks := cfg.D.Checks
 	if act := cfg.D.Policy.Match(served); act != 0 {
 		if act.Has(policy.Block) {
-			return rq.deny(errPolicy)
+			return rq.Deny(errPolicy)
 		}
 		checks.Sign = checks.Sign && !act.Has(policy.SkipSign)
 		checks.Hash = checks.Hash && !act.Has(policy.SkipHash)
@@ -103,20 +92,21 @@ func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
 		checks.Addition = checks.Addition && !act.Has(policy.SkipAddition)
 	}
 	now := h.now()
-	chain := sign.ChainRequest{Path: path, Params: parseParams(r.URL.RawQuery), ClientIP: rq.client.Text,
+	chain := sign.ChainRequest{Path: path, Params: parseParams(r.URL.RawQuery), ClientIP: rq.Client.Text,
 		WorkerAddr: cfg.D.WorkerAddr, Now: now.Unix()}
 	info, infoOK, err := cfg.D.Keyring.VerifyChain(&chain, checks)
 	if err != nil {
-		if rq.subnet != "" && sign.Forged(err) {
-			h.store.RecordFailure(quota.ScopeProxy, rq.subnet)
+		if sign.Forged(err) {
+			h.store.RecordFailure(quota.ScopeProxy, rq.Subnet)
 		}
-		return rq.deny(&httpx.Error{Status: http.StatusUnauthorized, Reason: "signature", Message: err.Error()})
+		rq.LogReason = err.Error() // the exact message: fail2ban counts only wrong signatures
+		return rq.Deny(&httpx.Error{Status: http.StatusUnauthorized, Reason: "signature", Message: err.Error()})
 	}
 
 	// Keyed by the served path: its link and per-file quota are the served file's, whatever
 	// the spelling ("/a//b" and "/a/b" share). additionalInfo.pathHash stays the decoded path's.
 	pathHash := sign.PathHash(served)
-	creq := quota.CheckRequest{Scope: quota.ScopeProxy, Subnet: rq.subnet, PathHash: pathHash, WantLink: h.local == nil,
+	creq := quota.CheckRequest{Scope: quota.ScopeProxy, Subnet: rq.Subnet, PathHash: pathHash, WantLink: h.local == nil,
 		Now: now, Path: served}
 	if infoOK {
 		creq.FileSize = info.FileSize
@@ -129,7 +119,7 @@ func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
 		if r.Context().Err() != nil {
 			return errClientGone
 		}
-		h.log.Warn("quota check failed", "id", rq.id, "err", err)
+		h.log.Warn("quota check failed", "id", rq.ID, "err", err)
 		return errDB
 	}
 	if d.FailOpen {
@@ -145,7 +135,7 @@ func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
 		default:
 			e.RetryAfter = d.RetryAfter
 		}
-		return rq.deny(e)
+		return rq.Deny(e)
 	}
 	// The meter settles what the check reserved on every path, served or not.
 	meter := h.store.Meter(creq, d)

@@ -19,16 +19,16 @@ func browserExtra(rq *request, r *http.Request) bool {
 	switch r.URL.Path {
 	case "/favicon.ico":
 		// 204: nothing to show, and the browser stops asking for a day.
-		rq.Header().Set("Cache-Control", "public, max-age=86400")
-		rq.WriteHeader(http.StatusNoContent)
+		rq.w.Header().Set("Cache-Control", "public, max-age=86400")
+		rq.w.WriteHeader(http.StatusNoContent)
 		return true
 	case "/robots.txt":
-		h := rq.Header()
+		h := rq.w.Header()
 		h.Set("Content-Type", "text/plain; charset=utf-8")
 		h.Set("Cache-Control", "public, max-age=86400")
-		rq.WriteHeader(http.StatusOK)
+		rq.w.WriteHeader(http.StatusOK)
 		if r.Method != http.MethodHead {
-			_, _ = rq.Write([]byte(robotsTxt))
+			_, _ = rq.w.Write([]byte(robotsTxt))
 		}
 		return true
 	}

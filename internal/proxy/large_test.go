@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alist-edge/alist-edge/internal/alisttest"
+	"github.com/alist-edge/alist-edge/internal/pipeline"
 )
 
 // zeros is a synthetic file of n zero bytes: an upstream can serve a huge file with Range
@@ -146,12 +147,13 @@ func TestReadFromKeepsSendfile(t *testing.T) {
 	}
 	sink := &fileSink{ResponseWriter: httptest.NewRecorder()}
 	var metered []int64
-	cw := &countingWriter{ResponseWriter: sink, bytesMetric: newTestCounter()}
+	base := &pipeline.Writer{ResponseWriter: sink}
+	cw := &countingWriter{ResponseWriter: base, base: base, bytesMetric: newTestCounter()}
 	cw.startStream(quotaMeter(func(d int64) { metered = append(metered, d) }), time.Minute)
 	src := &io.LimitedReader{R: f, N: 10<<20 + 1}
 	n, err := cw.ReadFrom(src)
-	if err != nil || n != 10<<20+1 || sink.n != n || cw.written != n || src.N != 0 {
-		t.Fatalf("n=%d err=%v sink=%d written=%d left=%d", n, err, sink.n, cw.written, src.N)
+	if err != nil || n != 10<<20+1 || sink.n != n || base.Written != n || src.N != 0 {
+		t.Fatalf("n=%d err=%v sink=%d written=%d left=%d", n, err, sink.n, base.Written, src.N)
 	}
 	if !sink.sawFile {
 		t.Fatal("the connection did not get the *os.File: no sendfile")

@@ -32,7 +32,7 @@ func (h *Handler) serveUpstream(rq *request, r *http.Request, st *state, path, p
 	for {
 		fresh := false
 		if link == nil {
-			l, err := h.fetchLink(ctx, st, path, rq.client.Text)
+			l, err := h.fetchLink(ctx, st, path, rq.Client.Text)
 			if err != nil {
 				return err
 			}
@@ -62,7 +62,7 @@ func (h *Handler) serveUpstream(rq *request, r *http.Request, st *state, path, p
 		if resp.Self != nil {
 			smallPool.Put(bp)
 			meter.Close() // the redirected request reserves for itself
-			return h.serveSelf(rq, r, resp.Self, resp.RedirectsLeft)
+			return h.serveSelf(rq, r, st, resp.Self, resp.RedirectsLeft)
 		}
 		defer smallPool.Put(bp)
 		return h.stream(rq, r, resp, *bp, path, meter, st.cfg.ClientIdleTimeout)
@@ -96,8 +96,9 @@ func (h *Handler) fetchLink(ctx context.Context, st *state, path, clientIP strin
 }
 
 // serveSelf handles an upstream redirect to the proxy's own address as a new request to
-// itself: every check runs again for the new URL, nothing goes over the network.
-func (h *Handler) serveSelf(rq *request, r *http.Request, u *url.URL, left int) error {
+// itself: every check runs again for the new URL, nothing goes over the network, and the
+// request keeps the configuration it started with.
+func (h *Handler) serveSelf(rq *request, r *http.Request, st *state, u *url.URL, left int) error {
 	if left <= 0 {
 		return origin.ErrTooManyRedirects
 	}
@@ -109,5 +110,5 @@ func (h *Handler) serveSelf(rq *request, r *http.Request, u *url.URL, left int) 
 		r2.RequestURI += "?" + u.RawQuery
 	}
 	r2.Host = u.Host
-	return h.serve(rq, r2, h.state.Load())
+	return h.serve(rq, r2, st)
 }

@@ -26,23 +26,23 @@ func (h *Handler) serveLocal(rq *request, r *http.Request, path string, meter *q
 	}
 	defer f.Close()
 	name := baseName(path)
-	hdr := rq.Header()
+	hdr := rq.w.Header()
 	httpx.SetCORS(hdr, r)
 	hdr["Content-Disposition"] = []string{contentDisposition(name)}
 	hdr["Etag"] = []string{etag(fi.ModTime().UnixNano(), fi.Size())}
 	hdr["Accept-Ranges"] = []string{"bytes"}
-	var w http.ResponseWriter = &rq.countingWriter
+	var w http.ResponseWriter = rq.w
 	var gate *localGate
 	if r.Method != http.MethodHead {
-		rq.startStream(meter, idle)
+		rq.w.startStream(meter, idle)
 		h.m.ActiveStreams.Inc()
 		defer func() {
-			rq.endStream()
+			rq.w.endStream()
 			meter.Close()
 			h.m.ActiveStreams.Dec()
 		}()
 		if meter.Grant() >= 0 {
-			gate = &localGate{countingWriter: &rq.countingWriter, ctx: r.Context(), m: meter}
+			gate = &localGate{countingWriter: rq.w, ctx: r.Context(), m: meter}
 			w = gate
 		}
 	}

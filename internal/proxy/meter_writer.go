@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/alist-edge/alist-edge/internal/pipeline"
 	"github.com/alist-edge/alist-edge/internal/tcpacct"
 	"github.com/alist-edge/alist-edge/pkg/quota"
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,10 +20,9 @@ import (
 // the local origin), Flush, and Unwrap for http.ResponseController.
 type countingWriter struct {
 	http.ResponseWriter
-	status      int
-	wroteHeader bool
-	written     int64
-	writeErr    error // the first failed write: the client is gone (or stopped reading)
+	// base is the pipeline's writer under it: the status, the bytes written and the first failed
+	// write (the client is gone or stopped reading) are kept there, once for every service.
+	base        *pipeline.Writer
 	streaming   bool
 	meter       *quota.Meter
 	bytesMetric prometheus.Counter
@@ -52,8 +52,8 @@ func (c *countingWriter) startStream(m *quota.Meter, idle time.Duration) {
 // connection starts with its own (internal/server).
 func (c *countingWriter) endStream() {
 	if c.streaming && c.del.on() {
-		gone := c.writeErr != nil || c.ctx.Err() != nil
-		if !gone && c.wroteHeader {
+		gone := c.base.WriteErr != nil || c.ctx.Err() != nil
+		if !gone && c.base.WroteHeader() {
 			// All of it on the socket: the wait for its acknowledgment starts now. (Nothing
 			// written yet: the answer may still become a refusal, whose status must not be
 			// committed as a 200 by a flush.)
@@ -76,30 +76,11 @@ func (c *countingWriter) armDeadline() {
 	}
 }
 
-func (c *countingWriter) WriteHeader(code int) {
-	if !c.wroteHeader && code >= 200 {
-		c.status, c.wroteHeader = code, true
-	}
-	c.ResponseWriter.WriteHeader(code)
-}
-
 func (c *countingWriter) Write(p []byte) (int, error) {
-	if !c.wroteHeader {
-		c.status, c.wroteHeader = http.StatusOK, true
-	}
 	c.armDeadline()
 	n, err := c.ResponseWriter.Write(p)
 	c.count(int64(n))
-	c.noteWriteErr(err)
 	return n, err
-}
-
-// noteWriteErr keeps the first failed write (sendfile's errors are the socket's: a local file
-// that was opened and stat'ed does not fail to read).
-func (c *countingWriter) noteWriteErr(err error) {
-	if err != nil && c.writeErr == nil {
-		c.writeErr = err
-	}
 }
 
 func (c *countingWriter) count(n int64) { c.countAt(n, false) }
@@ -109,7 +90,6 @@ func (c *countingWriter) countAt(n int64, flushed bool) {
 	if n < 0 || n == 0 && !flushed {
 		return
 	}
-	c.written += n
 	if !c.streaming {
 		return
 	}
@@ -121,7 +101,7 @@ func (c *countingWriter) countAt(n int64, flushed bool) {
 	c.meter.Add(c.del.progress(n, flushed, c.headerEstimate))
 }
 
-func (c *countingWriter) headerEstimate() int64 { return headerEstimate(c.Header(), c.status) }
+func (c *countingWriter) headerEstimate() int64 { return headerEstimate(c.Header(), c.base.Status) }
 
 // sendfileChunk bounds one ReadFrom call on a file so usage is metered progressively while the
 // kernel copies.
@@ -133,9 +113,6 @@ const smallCopy = 32 << 10
 // ReadFrom keeps zero-copy: an *os.File (alone or in the *io.LimitedReader http.ServeContent
 // makes) reaches the connection's ReadFrom (sendfile) in chunks that are counted as they go.
 func (c *countingWriter) ReadFrom(src io.Reader) (int64, error) {
-	if !c.wroteHeader {
-		c.status, c.wroteHeader = http.StatusOK, true
-	}
 	rf, ok := c.ResponseWriter.(io.ReaderFrom)
 	if !ok {
 		bp := bufPool.Get().(*[]byte)
@@ -163,7 +140,6 @@ func (c *countingWriter) ReadFrom(src io.Reader) (int64, error) {
 		c.armDeadline()
 		n, err := rf.ReadFrom(src)
 		c.count(n)
-		c.noteWriteErr(err)
 		return n, err
 	}
 	var total int64
@@ -174,7 +150,6 @@ func (c *countingWriter) ReadFrom(src io.Reader) (int64, error) {
 		}
 		c.armDeadline()
 		n, err := rf.ReadFrom(&io.LimitedReader{R: f, N: chunk})
-		c.noteWriteErr(err)
 		// sendfile leaves nothing in net/http's buffers; TLS has no sendfile and buffers the copy.
 		c.countAt(n, !c.del.tls)
 		total += n

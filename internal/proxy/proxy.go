@@ -6,25 +6,20 @@ package proxy
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"reflect"
-	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/alist-edge/alist-edge/internal/alist"
 	"github.com/alist-edge/alist-edge/internal/clientip"
 	"github.com/alist-edge/alist-edge/internal/config"
-	"github.com/alist-edge/alist-edge/internal/httpx"
-	"github.com/alist-edge/alist-edge/internal/logx"
 	"github.com/alist-edge/alist-edge/internal/metrics"
 	"github.com/alist-edge/alist-edge/internal/origin"
-	"github.com/alist-edge/alist-edge/internal/webpage"
+	"github.com/alist-edge/alist-edge/internal/pipeline"
 	"github.com/alist-edge/alist-edge/pkg/quota"
 	"github.com/alist-edge/alist-edge/pkg/sign"
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,13 +49,9 @@ type Handler struct {
 	transport http.RoundTripper
 	local     *origin.Local
 	state     atomic.Pointer[state]
-
-	idPrefix string
-	seq      atomic.Uint64
+	pipe      *pipeline.Pipeline
 
 	// Metric children of the hot path, resolved once.
-	served            prometheus.Counter
-	classes           [6]prometheus.Counter // by status / 100
 	linkHit, linkMiss prometheus.Counter
 }
 
@@ -89,14 +80,7 @@ func New(o Options) (*Handler, error) {
 	if h.now == nil {
 		h.now = time.Now
 	}
-	h.served = h.m.Requests.WithLabelValues("served", "")
-	for i := 1; i < len(h.classes); i++ {
-		h.classes[i] = h.m.Responses.WithLabelValues(metrics.StatusClass(i * 100))
-	}
 	h.linkHit, h.linkMiss = h.m.LinkCache.WithLabelValues("hit"), h.m.LinkCache.WithLabelValues("miss")
-	var rb [4]byte
-	_, _ = rand.Read(rb[:])
-	h.idPrefix = hex.EncodeToString(rb[:]) + "-"
 	cfg := o.Config
 	if h.transport == nil {
 		pf, err := origin.ProxyFromEnviron(o.Environ)
@@ -121,6 +105,11 @@ func New(o Options) (*Handler, error) {
 		return nil, err
 	}
 	h.state.Store(st)
+	h.pipe = (&pipeline.Pipeline{Log: h.log, Metrics: h.m, Handle: h.handle,
+		Client: func(r *http.Request) (clientip.Client, int, int) {
+			cfg := h.state.Load().cfg
+			return cfg.D.ClientIP.Extract(r), cfg.IPv4Suffix, cfg.IPv6Suffix
+		}}).Init()
 	return h, nil
 }
 
@@ -207,122 +196,20 @@ func (h *Handler) Close() error {
 	return nil
 }
 
-// ServeHTTP implements http.Handler.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
+// ServeHTTP serves through the pipeline both services share (internal/pipeline): request ID,
+// client IP, errors as JSON or the page, one access line and the metrics.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.pipe.ServeHTTP(w, r) }
+
+// handle is one download: the checks, then the origin. The configuration is loaded once and
+// kept for the whole request (a self-redirect included), so a reload never changes the rules in
+// the middle of one.
+func (h *Handler) handle(x *pipeline.Exchange, r *http.Request) error {
 	st := h.state.Load()
-	rq := &request{countingWriter: countingWriter{ResponseWriter: w, bytesMetric: h.m.BytesStreamed, ctx: r.Context()}}
-	rq.id = h.newID()
-	rq.client = st.cfg.D.ClientIP.Extract(r)
-	rq.subnet = subnetOf(rq.client, st.cfg)
-	rq.redirects = st.cfg.MaxRedirects
-	defer h.finish(rq, r, start)
-
+	rq := &request{Exchange: x, redirects: st.cfg.MaxRedirects,
+		w: &countingWriter{ResponseWriter: x.W, base: x.W, bytesMetric: h.m.BytesStreamed, ctx: r.Context()}}
 	err := h.serve(rq, r, st)
-	if rq.clientGone(r, err) {
-		// Routine: downloads get cancelled all the time. Not an error and not a denial.
-		rq.err, rq.status, rq.reason = nil, statusClientGone, reasonClientGone
-		return
+	if errors.Is(err, errQuotaReached) {
+		return &pipeline.Abort{Reason: reasonQuotaReached, Err: err}
 	}
-	if err == nil {
-		return
-	}
-	rq.err = err
-	if rq.wroteHeader {
-		// Headers (and maybe bytes) are out: never let a truncated answer look complete.
-		rq.Flush()
-		rq.reason = reasonUpstreamAborted
-		if errors.Is(err, errQuotaReached) {
-			rq.reason, rq.denied, rq.err = reasonQuotaReached, true, nil
-		}
-		panic(http.ErrAbortHandler)
-	}
-	var e *httpx.Error
-	if !errors.As(err, &e) {
-		e = &httpx.Error{Status: http.StatusInternalServerError, Message: "internal error", Reason: "internal"}
-	}
-	webpage.Answer(&rq.countingWriter, r, e, webpage.WantsPage(r))
-	rq.reason, rq.message = e.Reason, e.Message
-}
-
-// clientGone is the one rule for "the client left": a write to the client failed (a reset, a
-// broken pipe, a write deadline), the handler said so, or the request failed while its context
-// had ended (net/http cancels it when the connection closes). Whatever the upstream did
-// meanwhile, such a request is logged as client_gone, never as an upstream failure or a served
-// 200. A request that completed is served even if the client hung up right after.
-func (rq *request) clientGone(r *http.Request, err error) bool {
-	return rq.writeErr != nil || errors.Is(err, errClientGone) || (err != nil && r.Context().Err() != nil)
-}
-
-func (h *Handler) newID() string {
-	b := make([]byte, 0, 24)
-	b = append(b, h.idPrefix...)
-	b = strconv.AppendUint(b, h.seq.Add(1), 36)
-	return string(b)
-}
-
-func subnetOf(c clientip.Client, cfg *config.Proxy) string {
-	if c.Addr.IsValid() {
-		return sign.Subnet(c.Addr, cfg.IPv4Suffix, cfg.IPv6Suffix)
-	}
-	return c.Text
-}
-
-// deny records a refusal of the checks.
-func (rq *request) deny(e *httpx.Error) error {
-	rq.denied = true
-	return e
-}
-
-// finish writes the access line (logx.Access, the form the fail2ban filter reads) and the
-// request metrics; it runs on panics too. Only the proxy's own refusals carry a reason in the
-// access line: a status relayed from the upstream must never get a client banned.
-func (h *Handler) finish(rq *request, r *http.Request, start time.Time) {
-	status := rq.status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	outcome, label := "served", ""
-	switch {
-	case rq.denied:
-		outcome, label = "denied", rq.reason
-		h.m.Denials.WithLabelValues(rq.reason).Inc()
-	case rq.reason == reasonClientGone:
-		outcome, label = reasonClientGone, ""
-	case rq.reason == reasonUpstreamAborted || status >= 500:
-		outcome, label = "error", rq.reason
-		if label == "" {
-			label = "upstream"
-		}
-	case status >= 400:
-		outcome, label = "denied", "upstream"
-	}
-	if outcome == "served" {
-		h.served.Inc()
-	} else {
-		h.m.Requests.WithLabelValues(outcome, label).Inc()
-	}
-	if c := status / 100; c >= 1 && c < len(h.classes) {
-		h.classes[c].Inc()
-	} else {
-		h.m.Responses.WithLabelValues(metrics.StatusClass(status)).Inc()
-	}
-	logReason := ""
-	switch {
-	case rq.denied:
-		logReason = rq.reason
-		if rq.reason == "signature" {
-			logReason = rq.message // "sign mismatch", "ipSign missing", ...
-		}
-	case outcome == "error", outcome == reasonClientGone:
-		logReason = rq.reason
-		if logReason == "" {
-			logReason = label
-		}
-	}
-	if rq.err != nil && !rq.denied {
-		h.log.Warn("request failed", "request_id", rq.id, "status", status, "err", rq.err.Error())
-	}
-	logx.Access(h.log, logx.AccessRecord{RequestID: rq.id, ClientIP: rq.client.Text, Subnet: rq.subnet, Method: r.Method,
-		Status: status, Bytes: rq.written, Duration: time.Since(start), Reason: logReason})
+	return err
 }

@@ -66,7 +66,7 @@ func (h *Handler) stream(rq *request, r *http.Request, resp *origin.Response, bu
 		}
 		body = b
 	}
-	hdr := rq.Header()
+	hdr := rq.w.Header()
 	for _, k := range relayHeaders {
 		if vs := resp.Header[k]; len(vs) > 0 {
 			hdr[k] = vs
@@ -76,15 +76,15 @@ func (h *Handler) stream(rq *request, r *http.Request, resp *origin.Response, bu
 		hdr["Content-Disposition"] = []string{contentDisposition(baseName(path))}
 	}
 	httpx.SetCORS(hdr, r)
-	rq.WriteHeader(resp.Status)
+	rq.w.WriteHeader(resp.Status)
 	if resp.HeadErr == io.EOF && len(resp.Head) == 0 || r.Method == http.MethodHead {
 		return nil
 	}
 
-	rq.startStream(meter, idle)
+	rq.w.startStream(meter, idle)
 	h.m.ActiveStreams.Inc()
 	defer func() {
-		rq.endStream()
+		rq.w.endStream()
 		meter.Close()
 		h.m.ActiveStreams.Dec()
 	}()
@@ -97,12 +97,12 @@ func (h *Handler) stream(rq *request, r *http.Request, resp *origin.Response, bu
 	}
 	if resp.HeadErr == nil && resp.ContentLength >= 0 && resp.ContentLength <= bufSize {
 		// The typical Range answer: collected, then headers and body in one Write (see relayShort).
-		if more, err := relayShort(rq, resp.Head, body, gone); !more {
+		if more, err := relayShort(rq.w, resp.Head, body, gone); !more {
 			return err
 		}
 	} else {
 		if len(resp.Head) > 0 {
-			if _, err := rq.Write(resp.Head); err != nil {
+			if _, err := rq.w.Write(resp.Head); err != nil {
 				return errClientGone
 			}
 		}
@@ -113,11 +113,11 @@ func (h *Handler) stream(rq *request, r *http.Request, resp *origin.Response, bu
 			return fmt.Errorf("%w: %w", errAborted, err)
 		}
 	}
-	rq.Flush()
+	rq.w.Flush()
 	// A short answer (a Range, a small file) goes on the large buffer at once: few syscalls, and
 	// the buffer is back in the pool soon whatever the client's speed.
 	short := resp.ContentLength >= 0 && resp.ContentLength <= shortBody
-	return copyAdaptive(rq, body, buf, short, gone)
+	return copyAdaptive(rq.w, body, buf, short, gone)
 }
 
 // collectWithin bounds how long relayShort holds back an answer that is still arriving: a

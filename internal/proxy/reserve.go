@@ -199,7 +199,7 @@ func (g *localGate) WriteHeader(code int) {
 	if g.refused != nil {
 		return
 	}
-	if !g.wroteHeader {
+	if !g.base.WroteHeader() {
 		if n, err := strconv.ParseInt(g.Header().Get("Content-Length"), 10, 64); err == nil && n > g.m.Grant() {
 			if err := extendBy(g.ctx, g.m, n-g.m.Grant()); err != nil {
 				g.refused = err
