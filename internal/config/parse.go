@@ -193,14 +193,3 @@ func fieldEnvNames(t reflect.Type) map[string]string {
 	}
 	return out
 }
-
-// EnvNames lists every variable a config struct reads (for .env.example and docs checks).
-func EnvNames(cfg any) []string {
-	m := fieldEnvNames(reflect.TypeOf(cfg).Elem())
-	out := make([]string, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	sort.Strings(out)
-	return out
-}

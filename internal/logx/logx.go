@@ -10,7 +10,6 @@ import (
 	"math"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // New returns a JSON (or text) logger at level ("debug", "info", "warn", "error").
@@ -30,26 +29,6 @@ func New(w io.Writer, level, format string) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 	}
 	return slog.New(newJSONHandler(w, l))
-}
-
-// RedactKeep is the most characters of a secret that Redact lets through.
-const RedactKeep = 6
-
-// Redact shortens a signature or token for logs: enough to correlate, never enough to reuse.
-// At most RedactKeep bytes (so at most RedactKeep characters) of s survive, cut on a character
-// boundary; strings of 8 bytes or fewer are replaced whole.
-func Redact(s string) string {
-	if len(s) <= 8 {
-		if s == "" {
-			return ""
-		}
-		return "…"
-	}
-	n := RedactKeep
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n-- // never cut a character in two
-	}
-	return s[:n] + "…"
 }
 
 // AccessMsg is the msg of every access line.
