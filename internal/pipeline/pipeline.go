@@ -165,6 +165,10 @@ func (p *Pipeline) settle(x *Exchange, r *http.Request, err error) (abort bool) 
 	if x.Reason == "" {
 		x.Reason = e.Reason
 	}
+	// A refused request ends its connection: nothing a client pipelined behind it (a request
+	// smuggled in a body the gateway and a front proxy framed differently, or a flood of retries
+	// on one kept-alive connection) is read after it.
+	x.W.Header().Set("Connection", "close")
 	webpage.Answer(x.W, r, e, !x.JSONOnly && webpage.WantsPage(r))
 	return false
 }

@@ -54,6 +54,12 @@ func limitAnswers(h http.Handler, answerTimeout time.Duration, max int64) http.H
 			// net/http closes the connection after an answer whose handler set this.
 			w.Header().Set("Connection", "close")
 		}
+		if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+			// A request with a body (the proxy takes none, the landing only a small form): the
+			// connection ends with its answer, so where that body ends is never a question two
+			// parsers could answer differently (request smuggling).
+			w.Header().Set("Connection", "close")
+		}
 		h.ServeHTTP(w, r)
 	})
 }
