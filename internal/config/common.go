@@ -55,6 +55,9 @@ type Common struct {
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat       string        `env:"LOG_FORMAT" envDefault:"json"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
+	// MAX_CONNECTIONS caps the public listener's open connections; past it, new connections
+	// wait in the kernel's accept queue until one closes. 0 = no cap.
+	MaxConnections int `env:"MAX_CONNECTIONS" envDefault:"10000"`
 
 	TLSCertFile string `env:"TLS_CERT_FILE"`
 	TLSKeyFile  string `env:"TLS_KEY_FILE"`
@@ -114,6 +117,9 @@ func (c *Common) validate(p *Problems, own, other vocabulary) Derived {
 	hs, ss := splitList(c.VerifyHeader), splitList(c.VerifySecret)
 	if len(hs) != len(ss) {
 		p.Addf("VERIFY_HEADER/VERIFY_SECRET: %d header(s) but %d secret(s); give equal-length comma lists", len(hs), len(ss))
+	}
+	if c.MaxConnections < 0 {
+		p.Addf("MAX_CONNECTIONS=%d; accepted: 0 (no cap) or a positive number of connections", c.MaxConnections)
 	} else {
 		for i := range hs {
 			d.VerifyHeaders = append(d.VerifyHeaders, [2]string{hs[i], ss[i]})

@@ -159,6 +159,7 @@ func (c Command[C]) serve(ctx context.Context, cfg C, env map[string]string, env
 		Public: svc, ListenAddr: listen, AdminAddr: admin, Registry: m.Registry,
 		Ready: svc.Ready, ShutdownTimeout: base.ShutdownTimeout, Logger: log,
 		TLSCertFile: base.TLSCertFile, TLSKeyFile: base.TLSKeyFile, UnixSocket: base.UnixSocket,
+		MaxConnections: base.MaxConnections,
 		Cleanup: func(ctx context.Context) error {
 			// The service first (idle upstream connections, the local folder), then the store,
 			// which flushes the usage the last streams recorded.

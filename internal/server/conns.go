@@ -63,3 +63,30 @@ func limitAnswers(h http.Handler, answerTimeout time.Duration, max int64) http.H
 		h.ServeHTTP(w, r)
 	})
 }
+
+// connCap caps the open connections of a listener. Past the cap Accept waits until one closes,
+// so new clients queue in the kernel's backlog instead of each costing a goroutine, buffers and
+// a file descriptor: a flood of idle connections cannot exhaust them. A slot is given back by
+// the server's ConnState hook (closed or hijacked), so connections are not wrapped and keep
+// what net/http and tcpacct need of them (sendfile, the socket's counters).
+type connCap struct {
+	net.Listener
+	slots chan struct{}
+}
+
+func (l *connCap) Accept() (net.Conn, error) {
+	l.slots <- struct{}{}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return c, nil
+}
+
+// connState is the server's ConnState hook: a closed or hijacked connection frees its slot.
+func (l *connCap) connState(_ net.Conn, s http.ConnState) {
+	if s == http.StateClosed || s == http.StateHijacked {
+		<-l.slots
+	}
+}

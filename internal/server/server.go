@@ -61,6 +61,8 @@ type Options struct {
 	// requests (0: DefaultMaxRequestsPerConn; < 0: no cap). See limitAnswers.
 	AnswerTimeout      time.Duration
 	MaxRequestsPerConn int
+	// MaxConnections caps the public listener's open connections (0: no cap); see limitConns.
+	MaxConnections int
 }
 
 // AdminHandler serves /metrics, /healthz (alive, no I/O) and /readyz.
@@ -119,6 +121,10 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	pub := PublicServer(o.Public, o.AnswerTimeout, o.MaxRequestsPerConn, log)
+	if o.MaxConnections > 0 {
+		cc := &connCap{Listener: pubLn, slots: make(chan struct{}, o.MaxConnections)}
+		pubLn, pub.ConnState = cc, cc.connState
+	}
 	servers := []*http.Server{pub}
 	errc := make(chan error, 2)
 	switch {

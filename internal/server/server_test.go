@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -575,5 +576,37 @@ func TestStalledReaderDropped(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the answer's write is still blocked after 10 s")
+	}
+}
+
+// TestConnectionCap: past MaxConnections a new connection waits (in the kernel's accept queue)
+// until an open one closes; then it is served.
+func TestConnectionCap(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
+	r := start(t, Options{Public: h, MaxConnections: 2})
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", r.pub.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	idle1, idle2 := dial(), dial()
+	defer idle2.Close()
+	time.Sleep(100 * time.Millisecond) // both accepted: the cap is full
+	third := dial()
+	defer third.Close()
+	if _, err := io.WriteString(third, "GET / HTTP/1.1\r\nHost: a\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = third.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if n, err := third.Read(make([]byte, 1)); n > 0 || err == nil {
+		t.Fatal("a connection past the cap was served while the cap was full")
+	}
+	idle1.Close() // frees a slot
+	_ = third.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(third), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("after a slot freed: %v %v", resp, err)
 	}
 }
