@@ -38,8 +38,8 @@ func changedVars(a, b reflect.Value, out *[]string) {
 
 func (c *Proxy) Base() *Common                  { return &c.Common }
 func (c *Proxy) Listen() (public, admin string) { return c.ListenAddr, c.AdminAddr }
-func (c *Proxy) Warnings() []Warning            { return c.D.Warnings }
+func (c *Proxy) Warnings() []Warning            { return c.Parsed.Warnings }
 
 func (c *Landing) Base() *Common                  { return &c.Common }
 func (c *Landing) Listen() (public, admin string) { return c.ListenAddr, c.AdminAddr }
-func (c *Landing) Warnings() []Warning            { return c.D.Warnings }
+func (c *Landing) Warnings() []Warning            { return c.Parsed.Warnings }

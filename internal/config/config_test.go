@@ -20,11 +20,11 @@ func TestProxyDefaults(t *testing.T) {
 	if !c.IPv4Only || c.ListenAddr != ":8080" || c.AdminAddr != "127.0.0.1:9090" || c.DBMode != "sqlite" {
 		t.Fatalf("defaults: %+v", c)
 	}
-	if c.D.WorkerAddr != "https://dl.example.com" || c.D.Checks != (struct{ Sign, Hash, Worker, IP, Addition, AdditionExpire bool }{true, true, true, true, true, true}) {
-		t.Fatalf("derived: %+v", c.D)
+	if c.Parsed.WorkerAddr != "https://dl.example.com" || c.Parsed.Checks != (struct{ Sign, Hash, Worker, IP, Addition, AdditionExpire bool }{true, true, true, true, true, true}) {
+		t.Fatalf("derived: %+v", c.Parsed)
 	}
-	if c.D.AlistURL != "https://alist.example.com" || c.ShutdownTimeout != 30*time.Second {
-		t.Fatalf("derived: %+v", c.D)
+	if c.Parsed.AlistURL != "https://alist.example.com" || c.ShutdownTimeout != 30*time.Second {
+		t.Fatalf("derived: %+v", c.Parsed)
 	}
 }
 
@@ -33,7 +33,7 @@ func TestLandingDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.IPv4Only || c.ListenAddr != ":8081" || c.D.LocalRoot != "/srv/files" || len(c.D.Workers) != 2 || c.D.Workers[1] != "https://b" {
+	if c.IPv4Only || c.ListenAddr != ":8081" || c.Parsed.LocalRoot != "/srv/files" || len(c.Parsed.Workers) != 2 || c.Parsed.Workers[1] != "https://b" {
 		t.Fatalf("%+v", c)
 	}
 }

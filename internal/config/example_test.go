@@ -110,7 +110,7 @@ func TestEnvExampleLoads(t *testing.T) {
 		t.Errorf("README's steps: proxy %v, landing %v", pe, le)
 	}
 	c, err := config.LoadLanding(exampleEnv(t, nil, readme))
-	if err == nil && c.D.Keyring.Sign("/f", 0) != sign.NewKeyringFromSecrets(readme["TOKEN"]).Sign("/f", 0) {
+	if err == nil && c.Parsed.Keyring.Sign("/f", 0) != sign.NewKeyringFromSecrets(readme["TOKEN"]).Sign("/f", 0) {
 		t.Error("README's steps: the landing does not sign with TOKEN")
 	}
 	local := map[string]string{"SIGN_SECRET": "9c1e5b0f7a3d4e2c8b6a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c"}

@@ -37,7 +37,8 @@ type Landing struct {
 	TurnstileSecretKey string `env:"TURNSTILE_SECRET_KEY"`
 	TurnstileVerifyURL string `env:"TURNSTILE_VERIFY_URL" envDefault:"https://challenges.cloudflare.com/turnstile/v0/siteverify"`
 
-	D LandingDerived `env:"-"`
+	// Parsed is what the settings parse into at load time (keys, policy, workers, ...).
+	Parsed LandingDerived `env:"-"`
 }
 
 // LandingDerived is what the landing's settings parse into.
@@ -51,15 +52,15 @@ func LoadLanding(environ map[string]string) (*Landing, error) {
 	var c Landing
 	var p Problems
 	parse(environ, &c, &p)
-	c.D.Derived = c.Common.validate(&p, landingVocab, proxyVocab)
+	c.Parsed.Derived = c.Common.validate(&p, landingVocab, proxyVocab)
 	checkPlaceholder(&p, "PAGE_SECRET", c.PageSecret, false, "leave it unset (it is derived from the signing key) or set your own random key (openssl rand -hex 32)")
 	checkPlaceholder(&p, "TURNSTILE_SITE_KEY", c.TurnstileSiteKey, false, "copy the site key from Cloudflare's dashboard (Turnstile → your widget)")
 	checkPlaceholder(&p, "TURNSTILE_SECRET_KEY", c.TurnstileSecretKey, false, "copy the secret key from Cloudflare's dashboard (Turnstile → your widget)")
-	c.D.Workers = sign.SplitWorkerAddrs(c.WorkerAddressDownload)
-	if len(c.D.Workers) == 0 {
+	c.Parsed.Workers = sign.SplitWorkerAddrs(c.WorkerAddressDownload)
+	if len(c.Parsed.Workers) == 0 {
 		p.Addf("WORKER_ADDRESS_DOWNLOAD is required: the proxy origin(s), comma separated, e.g. https://dl1.example.com,https://dl2.example.com")
 	}
-	for _, w := range c.D.Workers {
+	for _, w := range c.Parsed.Workers {
 		if _, err := sign.Origin(w); err != nil {
 			p.Addf("WORKER_ADDRESS_DOWNLOAD: %v", err)
 		}

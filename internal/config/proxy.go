@@ -57,8 +57,8 @@ type Proxy struct {
 	// (a client that stops reading must not hold a connection and an upstream stream forever).
 	ClientIdleTimeout time.Duration `env:"CLIENT_IDLE_TIMEOUT" envDefault:"120s"`
 
-	// Derived at load time.
-	D ProxyDerived `env:"-"`
+	// Parsed is what the settings parse into at load time (keys, policy, client-IP rules, ...).
+	Parsed ProxyDerived `env:"-"`
 }
 
 // ProxyDerived is what the proxy's settings parse into.
@@ -80,27 +80,27 @@ func LoadProxy(environ map[string]string) (*Proxy, error) {
 	var c Proxy
 	var p Problems
 	parse(environ, &c, &p)
-	c.D.Derived = c.Common.validate(&p, proxyVocab, landingVocab)
-	c.D.WorkerAddr = sign.WorkerAddr(c.WorkerAddress)
-	c.D.TotalLimitText = strings.TrimSpace(environ["IPSUBNET_BANDWIDTH_LIMIT"])
-	if c.WorkerCheck && c.D.WorkerAddr == "" {
+	c.Parsed.Derived = c.Common.validate(&p, proxyVocab, landingVocab)
+	c.Parsed.WorkerAddr = sign.WorkerAddr(c.WorkerAddress)
+	c.Parsed.TotalLimitText = strings.TrimSpace(environ["IPSUBNET_BANDWIDTH_LIMIT"])
+	if c.WorkerCheck && c.Parsed.WorkerAddr == "" {
 		p.Addf("WORKER_ADDRESS is required while WORKER_CHECK is on: this proxy's public origin, e.g. https://dl.example.com")
 	}
-	c.D.Checks = sign.Checks{Sign: c.SignCheck, Hash: c.HashCheck, Worker: c.WorkerCheck, IP: c.IPCheck,
+	c.Parsed.Checks = sign.Checks{Sign: c.SignCheck, Hash: c.HashCheck, Worker: c.WorkerCheck, IP: c.IPCheck,
 		Addition: c.AdditionCheck, AdditionExpire: c.AdditionExpireTimeCheck}
 	var err error
-	if c.D.AllowedIPs, err = clientip.ParsePrefixes(c.AllowedIPs); err != nil {
+	if c.Parsed.AllowedIPs, err = clientip.ParsePrefixes(c.AllowedIPs); err != nil {
 		p.Addf("ALLOWED_IPS=%q: %v; accepted: comma separated CIDRs or addresses", c.AllowedIPs, err)
 	}
-	if c.D.BlockedIPs, err = clientip.ParsePrefixes(c.BlockedIPs); err != nil {
+	if c.Parsed.BlockedIPs, err = clientip.ParsePrefixes(c.BlockedIPs); err != nil {
 		p.Addf("BLOCKED_IPS=%q: %v; accepted: comma separated CIDRs or addresses", c.BlockedIPs, err)
 	}
 	if c.QuotaTotalEnabled && c.BandwidthLimit <= 0 {
 		p.Addf("IPSUBNET_BANDWIDTH_LIMIT is required when QUOTA_LIMIT_TOTAL_ENABLED is on; accepted: %s", sizeAccepted)
 	}
-	if c.D.FileLimit, err = ParseFileLimit(c.FileBandwidthLimit); err != nil {
+	if c.Parsed.FileLimit, err = ParseFileLimit(c.FileBandwidthLimit); err != nil {
 		p.Addf("IPSUBNET_FILEPATH_BANDWIDTH_LIMIT=%q: %v", c.FileBandwidthLimit, err)
-	} else if c.QuotaFileEnabled && c.D.FileLimit == (quota.Size{}) {
+	} else if c.QuotaFileEnabled && c.Parsed.FileLimit == (quota.Size{}) {
 		p.Addf("IPSUBNET_FILEPATH_BANDWIDTH_LIMIT is required when QUOTA_LIMIT_FILEPATH_ENABLED is on; accepted: %s, or a multiple of the file size such as 2x", sizeAccepted)
 	}
 	for _, s := range splitList(c.ThrottleCodes) {
@@ -109,9 +109,9 @@ func LoadProxy(environ map[string]string) (*Proxy, error) {
 			p.Addf("THROTTLE_PROTECT_HTTP_CODE=%q: %q is not an HTTP status; accepted: comma separated codes such as 429,500,503", c.ThrottleCodes, s)
 			continue
 		}
-		c.D.Throttle = append(c.D.Throttle, n)
+		c.Parsed.Throttle = append(c.Parsed.Throttle, n)
 	}
-	c.D.Hosts = splitList(strings.ToLower(c.ThrottleHostnames))
+	c.Parsed.Hosts = splitList(strings.ToLower(c.ThrottleHostnames))
 	if c.UpstreamRetries < 0 || c.UpstreamRetries > 10 {
 		p.Addf("UPSTREAM_RETRIES=%d; accepted: 0 to 10", c.UpstreamRetries)
 	}
@@ -159,17 +159,17 @@ func (c *Proxy) QuotaConfig() quota.Config {
 	q.TotalEnabled = c.QuotaTotalEnabled
 	q.TotalLimit = quota.Size{Bytes: int64(c.BandwidthLimit)}
 	q.TotalWindow = c.BandwidthWindow
-	q.TotalLimitText = c.D.TotalLimitText
+	q.TotalLimitText = c.Parsed.TotalLimitText
 	q.TotalWindowText = FormatDuration(c.BandwidthWindow)
 	q.FileEnabled = c.QuotaFileEnabled
-	q.FileLimit = c.D.FileLimit
+	q.FileLimit = c.Parsed.FileLimit
 	q.FileLimitText = strings.TrimSpace(c.FileBandwidthLimit)
 	q.FileWindow = c.FileBandwidthWindow
 	q.FileWindowText = FormatDuration(c.FileBandwidthWindow)
 	q.BandwidthBlockTime = c.BandwidthBlockTime
 	q.LinkTTL = c.LinkTTL
-	q.ThrottleHosts = c.D.Hosts
-	q.ThrottleCodes = c.D.Throttle
+	q.ThrottleHosts = c.Parsed.Hosts
+	q.ThrottleCodes = c.Parsed.Throttle
 	q.ThrottleWindow = c.ThrottleWindow
 	return q
 }

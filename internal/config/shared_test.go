@@ -123,7 +123,7 @@ func loadBoth(t *testing.T, env map[string]string) (proxy, landing loaded) {
 	if err != nil {
 		t.Fatalf("landing refused %v: %v", env, err)
 	}
-	return loaded{p.D.Policy, p.D.Warnings}, loaded{l.D.Policy, l.D.Warnings}
+	return loaded{p.Parsed.Policy, p.Parsed.Warnings}, loaded{l.Parsed.Policy, l.Parsed.Warnings}
 }
 
 // checkShared: both services accept env; each one's policy decides every probe path exactly as
@@ -143,14 +143,14 @@ func checkShared(t *testing.T, env map[string]string) {
 			if err != nil {
 				return nil, nil, err
 			}
-			return c.D.Policy, c.D.Warnings, nil
+			return c.Parsed.Policy, c.Parsed.Warnings, nil
 		}},
 		{"landing", landing, specLandingNames, func(e map[string]string) (*policy.Policy, []config.Warning, error) {
 			c, err := config.LoadLanding(e)
 			if err != nil {
 				return nil, nil, err
 			}
-			return c.D.Policy, c.D.Warnings, nil
+			return c.Parsed.Policy, c.Parsed.Warnings, nil
 		}},
 	} {
 		own, foreign := ownOnly(env, svc.names)

@@ -188,7 +188,7 @@ func newProxy(t testing.TB, name string, local bool, env map[string]string) *svc
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.cfg, s.kr = cfg, cfg.D.Keyring
+	s.cfg, s.kr = cfg, cfg.Parsed.Keyring
 	qc := cfg.QuotaConfig()
 	qc.Clock = s.clock
 	qc.UsageFlushBytes = 1

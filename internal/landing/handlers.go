@@ -70,7 +70,7 @@ func (s *Service) gate(rc *reqCtx, rawPath, signValue string) (*target, error) {
 
 // originKind says how the origin cleans paths (sign.ServedPath).
 func (s *Service) originKind() sign.OriginKind {
-	if s.cfg.D.LocalRoot != "" {
+	if s.cfg.Parsed.LocalRoot != "" {
 		return sign.OriginLocal
 	}
 	return sign.OriginAList

@@ -112,7 +112,7 @@ func New(o Options) (*Service, error) {
 		hc = &http.Client{Timeout: cfg.AlistTimeout + 5*time.Second, Transport: origin.NewTransport(origin.Options{
 			ConnectTimeout: 10 * time.Second, TLSTimeout: 10 * time.Second, HeaderTimeout: cfg.AlistTimeout, Proxy: pf})}
 	}
-	for _, w := range cfg.D.Workers {
+	for _, w := range cfg.Parsed.Workers {
 		wo, err := sign.Origin(w)
 		if err != nil {
 			return nil, fmt.Errorf("landing: WORKER_ADDRESS_DOWNLOAD: %w", err)
@@ -122,15 +122,15 @@ func New(o Options) (*Service, error) {
 	if len(s.workers) == 0 {
 		return nil, errors.New("landing: WORKER_ADDRESS_DOWNLOAD is empty")
 	}
-	if cfg.D.LocalRoot != "" {
-		root, err := os.OpenRoot(cfg.D.LocalRoot)
+	if cfg.Parsed.LocalRoot != "" {
+		root, err := os.OpenRoot(cfg.Parsed.LocalRoot)
 		if err != nil {
-			return nil, fmt.Errorf("landing: ADDRESS=file://%s: %w", cfg.D.LocalRoot, err)
+			return nil, fmt.Errorf("landing: ADDRESS=file://%s: %w", cfg.Parsed.LocalRoot, err)
 		}
 		s.sizer = localSizer{root: root}
 	} else {
 		s.sizer = &alistSizer{timeout: cfg.AlistTimeout, c: &alist.Client{
-			BaseURL: cfg.D.AlistURL, Token: cfg.Token, VerifyHeaders: cfg.D.VerifyHeaders, HTTP: hc,
+			BaseURL: cfg.Parsed.AlistURL, Token: cfg.Token, VerifyHeaders: cfg.Parsed.VerifyHeaders, HTTP: hc,
 			Observe: func(ep string, d time.Duration) { s.m.AlistDuration.WithLabelValues(ep).Observe(d.Seconds()) },
 		}}
 	}
@@ -140,7 +140,7 @@ func New(o Options) (*Service, error) {
 	s.sec.Store(newSecrets(cfg))
 	s.pipe = (&pipeline.Pipeline{Log: s.log, Metrics: s.m, Handle: s.handle,
 		Client: func(r *http.Request) (clientip.Client, int, int) {
-			return cfg.D.ClientIP.Extract(r), cfg.IPv4Suffix, cfg.IPv6Suffix
+			return cfg.Parsed.ClientIP.Extract(r), cfg.IPv4Suffix, cfg.IPv6Suffix
 		}}).Init()
 	if s.store == nil && (cfg.AltchaEnabled || cfg.RequestLimit > 0) {
 		s.log.Warn("landing runs without a database: no rate limit, no size cache, proof-of-work replays are not refused")
@@ -154,11 +154,11 @@ func New(o Options) (*Service, error) {
 const pageSecretLabel = "alist-edge:page-secret"
 
 func newSecrets(cfg *config.Landing) *secrets {
-	sec := &secrets{kr: cfg.D.Keyring, pol: cfg.D.Policy}
+	sec := &secrets{kr: cfg.Parsed.Keyring, pol: cfg.Parsed.Policy}
 	if cfg.PageSecret != "" {
 		sec.pageKey = []byte(cfg.PageSecret)
 	} else {
-		sec.pageKey = []byte(cfg.D.Keyring.Sign(pageSecretLabel, 0))
+		sec.pageKey = []byte(cfg.Parsed.Keyring.Sign(pageSecretLabel, 0))
 	}
 	return sec
 }

@@ -74,14 +74,14 @@ func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
 	if err != nil {
 		return rq.Deny(errPath)
 	}
-	if len(cfg.D.AllowedIPs) > 0 && !cfg.D.AllowedIPs.Contains(rq.Client.Addr) {
+	if len(cfg.Parsed.AllowedIPs) > 0 && !cfg.Parsed.AllowedIPs.Contains(rq.Client.Addr) {
 		return rq.Deny(errIPList)
 	}
-	if cfg.D.BlockedIPs.Contains(rq.Client.Addr) {
+	if cfg.Parsed.BlockedIPs.Contains(rq.Client.Addr) {
 		return rq.Deny(errIPList)
 	}
-	checks := cfg.D.Checks
-	if act := cfg.D.Policy.Match(served); act != 0 {
+	checks := cfg.Parsed.Checks
+	if act := cfg.Parsed.Policy.Match(served); act != 0 {
 		if act.Has(policy.Block) {
 			return rq.Deny(errPolicy)
 		}
@@ -93,8 +93,8 @@ func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
 	}
 	now := h.now()
 	chain := sign.ChainRequest{Path: path, Params: parseParams(r.URL.RawQuery), ClientIP: rq.Client.Text,
-		WorkerAddr: cfg.D.WorkerAddr, Now: now.Unix()}
-	info, infoOK, err := cfg.D.Keyring.VerifyChain(&chain, checks)
+		WorkerAddr: cfg.Parsed.WorkerAddr, Now: now.Unix()}
+	info, infoOK, err := cfg.Parsed.Keyring.VerifyChain(&chain, checks)
 	if err != nil {
 		if sign.Forged(err) {
 			h.store.RecordFailure(quota.ScopeProxy, rq.Subnet)

@@ -151,7 +151,7 @@ func newEnv(t testing.TB, o envOpts) *testEnv {
 		t.Fatal(err)
 	}
 	e.cfg = cfg
-	e.kr = cfg.D.Keyring
+	e.kr = cfg.Parsed.Keyring
 	qc := cfg.QuotaConfig()
 	qc.Clock = e.clock
 	qc.UsageFlushBytes = 1
@@ -205,7 +205,7 @@ func (e *testEnv) put(p string, data []byte) {
 // params signs decoded path p for ip the way the landing does.
 func (e *testEnv) params(p, ip string, size int64) sign.Params {
 	info := &sign.AdditionalInfo{PathHash: sign.PathHash(p), FileSize: size, ExpireTime: e.now.Load() + 3600}
-	return e.kr.BuildParams(p, e.cfg.D.WorkerAddr, ip, 0, info)
+	return e.kr.BuildParams(p, e.cfg.Parsed.WorkerAddr, ip, 0, info)
 }
 
 // uri is the request target (path + query) of a signed link for p.

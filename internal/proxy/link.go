@@ -90,7 +90,7 @@ func (h *Handler) fetchLink(ctx context.Context, st *state, path, clientIP strin
 	}
 	u := l.URL
 	if strings.HasPrefix(u, "/") && !strings.HasPrefix(u, "//") {
-		u = st.cfg.D.AlistURL + u // a link relative to AList itself
+		u = st.cfg.Parsed.AlistURL + u // a link relative to AList itself
 	}
 	return &quota.Link{URL: u, Header: l.Header, FetchedAt: h.now()}, nil
 }

@@ -90,8 +90,8 @@ func New(o Options) (*Handler, error) {
 		h.transport = origin.NewUpstream(origin.Options{ConnectTimeout: cfg.UpstreamConnectTimeout,
 			TLSTimeout: cfg.UpstreamTLSTimeout, HeaderTimeout: cfg.UpstreamHeaderTimeout, Proxy: pf})
 	}
-	if cfg.D.LocalRoot != "" {
-		l, err := origin.OpenLocal(cfg.D.LocalRoot)
+	if cfg.Parsed.LocalRoot != "" {
+		l, err := origin.OpenLocal(cfg.Parsed.LocalRoot)
 		if err != nil {
 			return nil, fmt.Errorf("ADDRESS=%q: %w", cfg.Address, err)
 		}
@@ -108,22 +108,22 @@ func New(o Options) (*Handler, error) {
 	h.pipe = (&pipeline.Pipeline{Log: h.log, Metrics: h.m, Handle: h.handle,
 		Client: func(r *http.Request) (clientip.Client, int, int) {
 			cfg := h.state.Load().cfg
-			return cfg.D.ClientIP.Extract(r), cfg.IPv4Suffix, cfg.IPv6Suffix
+			return cfg.Parsed.ClientIP.Extract(r), cfg.IPv4Suffix, cfg.IPv6Suffix
 		}}).Init()
 	return h, nil
 }
 
 func (h *Handler) newState(cfg *config.Proxy) (*state, error) {
 	st := &state{cfg: cfg}
-	if cfg.D.WorkerAddr != "" {
-		o, err := sign.Origin(cfg.D.WorkerAddr)
+	if cfg.Parsed.WorkerAddr != "" {
+		o, err := sign.Origin(cfg.Parsed.WorkerAddr)
 		if err != nil {
 			return nil, fmt.Errorf("WORKER_ADDRESS=%q: %v", cfg.WorkerAddress, err)
 		}
 		st.self = o
 	}
-	if cfg.D.AlistURL != "" {
-		st.alist = &alist.Client{BaseURL: cfg.D.AlistURL, Token: cfg.Token, VerifyHeaders: cfg.D.VerifyHeaders,
+	if cfg.Parsed.AlistURL != "" {
+		st.alist = &alist.Client{BaseURL: cfg.Parsed.AlistURL, Token: cfg.Token, VerifyHeaders: cfg.Parsed.VerifyHeaders,
 			HTTP: &http.Client{Transport: h.transport, CheckRedirect: func(*http.Request, []*http.Request) error {
 				return http.ErrUseLastResponse
 			}},
@@ -143,7 +143,7 @@ var restartOnly = []struct {
 	name string
 	get  func(c *config.Proxy) any
 }{
-	{"ADDRESS (origin kind or folder)", func(c *config.Proxy) any { return [2]any{c.D.LocalRoot, c.D.AlistURL == ""} }},
+	{"ADDRESS (origin kind or folder)", func(c *config.Proxy) any { return [2]any{c.Parsed.LocalRoot, c.Parsed.AlistURL == ""} }},
 	{"LISTEN_ADDR", func(c *config.Proxy) any { return c.ListenAddr }},
 	{"ADMIN_ADDR", func(c *config.Proxy) any { return c.AdminAddr }},
 	{"DB_MODE/SQLITE_PATH/DATABASE_URL", func(c *config.Proxy) any { return c.QuotaDB() }},
@@ -166,7 +166,7 @@ func (h *Handler) Reload(environ map[string]string) (needRestart []string, err e
 		return nil, err
 	}
 	old := h.state.Load().cfg
-	if (cfg.D.LocalRoot == "") != (old.D.LocalRoot == "") || cfg.D.LocalRoot != old.D.LocalRoot {
+	if (cfg.Parsed.LocalRoot == "") != (old.Parsed.LocalRoot == "") || cfg.Parsed.LocalRoot != old.Parsed.LocalRoot {
 		return nil, errors.New("ADDRESS changed between AList and a local folder (or to another folder); restart to apply")
 	}
 	for _, ro := range restartOnly {
