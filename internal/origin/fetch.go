@@ -94,9 +94,6 @@ var (
 	ErrBadLink          = &httpx.Error{Status: http.StatusBadGateway, Reason: "upstream_error", Message: "invalid upstream URL"}
 )
 
-// errIdle is the cancel cause when a body read outlived the idle timeout.
-var errIdle = errors.New("upstream idle timeout")
-
 // Fetch gets req. The error is an *httpx.Error for answers the client should get, or the
 // context's error when the client went away.
 func (f *Fetcher) Fetch(ctx context.Context, req *Request) (*Response, error) {
@@ -353,39 +350,6 @@ func mapError(err error, actx context.Context) error {
 		return ErrUpstreamTimeout
 	}
 	return ErrUpstreamFailed
-}
-
-// idleBody bounds each Read by the idle timeout; the timer runs only while a Read waits, so a
-// slow client never counts against the upstream. Close releases the attempt's context.
-type idleBody struct {
-	rc     io.ReadCloser
-	d      time.Duration
-	cancel context.CancelCauseFunc
-	t      *time.Timer
-}
-
-func (b *idleBody) Read(p []byte) (int, error) {
-	if b.d > 0 {
-		if b.t == nil {
-			b.t = time.AfterFunc(b.d, func() { b.cancel(errIdle) })
-		} else {
-			b.t.Reset(b.d)
-		}
-	}
-	n, err := b.rc.Read(p)
-	if b.t != nil {
-		b.t.Stop()
-	}
-	return n, err
-}
-
-func (b *idleBody) Close() error {
-	if b.t != nil {
-		b.t.Stop()
-	}
-	err := b.rc.Close()
-	b.cancel(nil)
-	return err
 }
 
 // originOf is scheme://host[:port] lower case without the default port, as sign.Origin writes
