@@ -1,7 +1,5 @@
 package origin
 
-// idleBody is the upstream body with an idle bound on every read (UPSTREAM_IDLE_TIMEOUT).
-
 import (
 	"context"
 	"errors"
