@@ -1,17 +1,13 @@
 package landing
 
 import (
-	"bufio"
-	"io"
-	"net"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/alist-edge/alist-edge/internal/alisttest"
+	"github.com/alist-edge/alist-edge/internal/testutil"
 	"github.com/alist-edge/alist-edge/pkg/sign"
 )
 
@@ -19,23 +15,12 @@ import (
 // "//" into the absolute form).
 func (e *tenv) raw(target string, headerLines ...string) resp {
 	e.t.Helper()
-	c, err := net.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, "GET "+target+" HTTP/1.1\r\nHost: landing.test\r\nCF-Connecting-IP: "+testIP+
-		"\r\n"+strings.Join(append(headerLines, ""), "\r\n")+"Connection: close\r\n\r\n"); err != nil {
-		e.t.Fatal(err)
-	}
-	res, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
+	status, header, body, err := testutil.RawGet(strings.TrimPrefix(e.srv.URL, "http://"), target,
+		append([]string{"CF-Connecting-IP: " + testIP}, headerLines...)...)
+	if status == 0 {
 		e.t.Fatalf("%s: %v", target, err)
 	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return resp{status: res.StatusCode, header: res.Header, body: string(b)}
+	return resp{status: status, header: header, body: string(body)}
 }
 
 // signedRaw is target (an encoded path) with a valid AList sign for its decoded form: the

@@ -34,13 +34,7 @@ func (h *Handler) serveLocal(rq *request, r *http.Request, path string, meter *q
 	var w http.ResponseWriter = rq.w
 	var gate *localGate
 	if r.Method != http.MethodHead {
-		rq.w.startStream(meter, idle)
-		h.m.ActiveStreams.Inc()
-		defer func() {
-			rq.w.endStream()
-			meter.Close()
-			h.m.ActiveStreams.Dec()
-		}()
+		defer h.beginStream(rq, meter, idle)()
 		if meter.Grant() >= 0 {
 			gate = &localGate{countingWriter: rq.w, ctx: r.Context(), m: meter}
 			w = gate

@@ -1,14 +1,12 @@
 package proxy
 
 import (
-	"bufio"
-	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/alist-edge/alist-edge/internal/testutil"
 )
 
 const allSkips = "skip-sign,skip-hash,skip-worker,skip-ip,skip-addition"
@@ -17,23 +15,11 @@ const allSkips = "skip-sign,skip-hash,skip-worker,skip-ip,skip-addition"
 // "//" into the absolute form, and these tests need the exact spelling to arrive.
 func (e *testEnv) raw(target string) result {
 	e.t.Helper()
-	c, err := net.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, "GET "+target+" HTTP/1.1\r\nHost: proxy.test\r\nCF-Connecting-IP: "+testIP+
-		"\r\nConnection: close\r\n\r\n"); err != nil {
-		e.t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
+	status, header, body, err := testutil.RawGet(strings.TrimPrefix(e.srv.URL, "http://"), target, "CF-Connecting-IP: "+testIP)
+	if status == 0 {
 		e.t.Fatalf("%s: %v", target, err)
 	}
-	defer resp.Body.Close()
-	body, rerr := io.ReadAll(resp.Body)
-	return result{status: resp.StatusCode, header: resp.Header, body: body, err: rerr}
+	return result{status: status, header: header, body: body, err: err}
 }
 
 // TestPolicyOnServedPath: the policy judges the path AList will serve (it turns `\` into `/`

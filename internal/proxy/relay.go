@@ -81,13 +81,7 @@ func (h *Handler) stream(rq *request, r *http.Request, resp *origin.Response, bu
 		return nil
 	}
 
-	rq.w.startStream(meter, idle)
-	h.m.ActiveStreams.Inc()
-	defer func() {
-		rq.w.endStream()
-		meter.Close()
-		h.m.ActiveStreams.Dec()
-	}()
+	defer h.beginStream(rq, meter, idle)()
 
 	gone := func() error {
 		if r.Context().Err() != nil {
@@ -118,6 +112,18 @@ func (h *Handler) stream(rq *request, r *http.Request, resp *origin.Response, bu
 	// the buffer is back in the pool soon whatever the client's speed.
 	short := resp.ContentLength >= 0 && resp.ContentLength <= shortBody
 	return copyAdaptive(rq.w, body, buf, short, gone)
+}
+
+// beginStream starts metering the body and returns what ends it: the charge settled (what the
+// client received, endStream), then the meter's reservation (meter.Close), in that order.
+func (h *Handler) beginStream(rq *request, meter *quota.Meter, idle time.Duration) (end func()) {
+	rq.w.startStream(meter, idle)
+	h.m.ActiveStreams.Inc()
+	return func() {
+		rq.w.endStream()
+		meter.Close()
+		h.m.ActiveStreams.Dec()
+	}
 }
 
 // collectWithin bounds how long relayShort holds back an answer that is still arriving: a

@@ -2,8 +2,13 @@
 package testutil
 
 import (
+	"bufio"
 	"bytes"
+	"io"
+	"net"
+	"net/http"
 	"sync"
+	"time"
 )
 
 // SyncBuffer is a log sink that servers' goroutines write while the test reads it.
@@ -28,4 +33,30 @@ func (s *SyncBuffer) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.b.Reset()
+}
+
+// RawGet sends "GET <target>" byte for byte over TCP to addr (host:port) and reads the answer:
+// Go's client rewrites a target starting with "//" into the absolute form, and the path tests
+// need the exact spelling to arrive. headerLines are extra "Name: value" lines.
+func RawGet(addr, target string, headerLines ...string) (status int, header http.Header, body []byte, err error) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	head := "GET " + target + " HTTP/1.1\r\nHost: test.invalid\r\n"
+	for _, l := range headerLines {
+		head += l + "\r\n"
+	}
+	if _, err := io.WriteString(c, head+"Connection: close\r\n\r\n"); err != nil {
+		return 0, nil, nil, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err = io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, body, err
 }
