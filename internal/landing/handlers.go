@@ -16,10 +16,10 @@ import (
 )
 
 var (
-	errIPv6       = &httpx.Error{Status: http.StatusForbidden, Message: "ipv6 access is prohibited", Reason: "ipv6"}
-	errPath       = &httpx.Error{Status: http.StatusBadRequest, Message: "invalid path encoding", Reason: "path_encoding"}
-	errPathAbsent = &httpx.Error{Status: http.StatusBadRequest, Message: "path missing", Reason: "path_encoding"}
-	errDenied     = &httpx.Error{Status: http.StatusForbidden, Message: "access denied", Reason: "policy"}
+	errIPv6       = httpx.ErrIPv6
+	errPath       = httpx.ErrPath
+	errPathAbsent = &httpx.Error{Status: http.StatusBadRequest, Message: "path missing", Reason: "path"}
+	errDenied     = httpx.ErrPolicy
 )
 
 // target is a request that passed the gate: a well-formed path the policy allows and whose

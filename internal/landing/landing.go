@@ -271,4 +271,4 @@ func (s *Service) pickWorker() worker {
 	return s.workers[i]
 }
 
-var errMethod = &httpx.Error{Status: http.StatusMethodNotAllowed, Message: "method not allowed", Reason: "method"}
+var errMethod = httpx.ErrMethod

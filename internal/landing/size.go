@@ -2,7 +2,6 @@ package landing
 
 import (
 	"context"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -40,7 +39,7 @@ func (a *alistSizer) size(ctx context.Context, path, clientIP string) (int64, er
 // errNotFound answers a missing file and a directory alike: the landing hands out links to
 // files only, and a 404 (not a 500, not a link the proxy cannot serve) makes a download
 // manager give up instead of retrying.
-var errNotFound = &httpx.Error{Status: http.StatusNotFound, Message: alist.NotFoundMessage, Reason: "not_found"}
+var errNotFound = httpx.ErrNotFound
 
 // localSizer stats files below ADDRESS=file:///dir. os.Root refuses every way out of the
 // folder (.., absolute symlinks, symlinks pointing outside), so a signed path can never be

@@ -16,13 +16,13 @@ import (
 
 // Refusals of the checks (docs/contract.md §5), as answered.
 var (
-	errIPv6       = &httpx.Error{Status: http.StatusForbidden, Reason: "ipv6", Message: "ipv6 access is prohibited"}
-	errMethod     = &httpx.Error{Status: http.StatusMethodNotAllowed, Reason: "method", Message: "method not allowed"}
-	errPath       = &httpx.Error{Status: http.StatusBadRequest, Reason: "path", Message: sign.ErrPathEncoding.Message}
+	errIPv6       = httpx.ErrIPv6
+	errMethod     = httpx.ErrMethod
+	errPath       = httpx.ErrPath
 	errIPList     = &httpx.Error{Status: http.StatusForbidden, Reason: "ip_list", Message: "access denied"}
-	errPolicy     = &httpx.Error{Status: http.StatusForbidden, Reason: "policy", Message: "access denied"}
+	errPolicy     = httpx.ErrPolicy
 	errDB         = &httpx.Error{Status: http.StatusInternalServerError, Reason: "db_error", Message: "database unavailable"}
-	errNotFound   = &httpx.Error{Status: http.StatusNotFound, Reason: "not_found", Message: "object not found"}
+	errNotFound   = httpx.ErrNotFound
 	errForbidden  = &httpx.Error{Status: http.StatusForbidden, Reason: "forbidden", Message: "access denied"}
 	errClientGone = pipeline.ErrClientGone
 	// errAborted: the upstream failed after the answer's headers went out.
