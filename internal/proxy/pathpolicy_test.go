@@ -112,6 +112,7 @@ func TestServedPathKeysTheCache(t *testing.T) {
 		if r := e.raw(e.uri(p, testIP)); r.status != 200 || string(r.body) != "data" {
 			t.Fatalf("%s: %d %q", p, r.status, r.body)
 		}
+		e.waitCached("/dir/f.txt") // the cache is written behind the answer
 	}
 	if n := e.alist.Calls("/api/fs/link"); n != 1 {
 		t.Fatalf("fs/link called %d times for one file, want 1", n)
