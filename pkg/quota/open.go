@@ -92,17 +92,25 @@ func Open(ctx context.Context, db DB, cfg Config, log *slog.Logger) (Store, erro
 	if err != nil {
 		return nil, err
 	}
-	var be backend
-	switch db.Mode {
-	case ModePostgres:
-		be, err = openPostgres(ctx, db.DatabaseURL, cfg.PGTracer)
-	default:
-		be, err = openSQLite(ctx, db.SQLitePath)
-	}
+	be, err := openBackend(ctx, db)
 	if err != nil {
 		return nil, err
 	}
-	return newStore(be, cfg, log), nil
+	s := newStore(be, cfg, log)
+	s.start()
+	return s, nil
+}
+
+// openBackend connects to db (defaults filled) and migrates it.
+func openBackend(ctx context.Context, db DB) (backend, error) {
+	if db.Mode == ModePostgres {
+		pool, err := newPGPool(db.DatabaseURL)
+		if err != nil {
+			return nil, err
+		}
+		return openPostgres(ctx, pool)
+	}
+	return openSQLite(ctx, db.SQLitePath)
 }
 
 // normalized fills defaults and rejects settings that would make a limit meaningless; a

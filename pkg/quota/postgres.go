@@ -96,11 +96,9 @@ var pgJanitor = []string{
 	`DELETE FROM nonces WHERE expires_at <= $1`,
 }
 
-func openPostgres(ctx context.Context, dsn string, tracer pgx.QueryTracer) (*pgBackend, error) {
-	pool, err := newPGPool(dsn, tracer)
-	if err != nil {
-		return nil, err
-	}
+// openPostgres migrates the database of pool and starts the check batching; the backend owns
+// pool from here on.
+func openPostgres(ctx context.Context, pool *pgPool) (*pgBackend, error) {
 	if err := pool.with(ctx, func(c *pgx.Conn) error { return migratePostgres(ctx, c) }); err != nil {
 		pool.close()
 		return nil, err

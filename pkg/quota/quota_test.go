@@ -19,27 +19,27 @@ func TestRequestWindow(t *testing.T) {
 			WindowText: "10m", Clock: clk.Now,
 		})
 		req := CheckRequest{Subnet: subnet, PathHash: "p"}
-		msg := subnet + " exceeds the limit of 3 requests in 10m"
+		facts := Decision{Subnet: subnet, Limit: Limit{Requests: 3, Window: 10 * time.Minute, WindowText: "10m"}}
 
 		// Exactly N pass.
 		for i := range 3 {
 			wantAllowed(t, check(t, s, clk, req), "request "+string(rune('1'+i)))
 			clk.Advance(time.Second)
 		}
-		wantRefused(t, check(t, s, clk, req), "4th", 429, ReasonRate, msg, 300)
+		wantRefused(t, check(t, s, clk, req), "4th", ReasonRate, 300, facts)
 
 		// Blocked: Retry-After counts down and the block is not moved.
 		clk.Advance(100 * time.Second)
-		wantRefused(t, check(t, s, clk, req), "blocked +100s", 429, ReasonRate, msg, 200)
+		wantRefused(t, check(t, s, clk, req), "blocked +100s", ReasonRate, 200, facts)
 		clk.Advance(199*time.Second + 500*time.Millisecond)
-		wantRefused(t, check(t, s, clk, req), "blocked 0.5s left", 429, ReasonRate, msg, 1)
+		wantRefused(t, check(t, s, clk, req), "blocked 0.5s left", ReasonRate, 1, facts)
 
 		// The first request after the block starts a new window and is its first.
 		clk.Advance(500 * time.Millisecond)
 		for i := range 3 {
 			wantAllowed(t, check(t, s, clk, req), "new window "+string(rune('1'+i)))
 		}
-		wantRefused(t, check(t, s, clk, req), "new window 4th", 429, ReasonRate, msg, 300)
+		wantRefused(t, check(t, s, clk, req), "new window 4th", ReasonRate, 300, facts)
 
 		// Scopes count separately.
 		wantAllowed(t, check(t, s, clk, CheckRequest{Scope: ScopeLanding, Subnet: subnet}), "landing scope")
@@ -53,7 +53,7 @@ func TestRequestWindow(t *testing.T) {
 		wantAllowed(t, check(t, s, clk, other), "w2")
 		wantAllowed(t, check(t, s, clk, other), "w3")
 		clk.Advance(time.Minute - time.Millisecond)
-		wantRefused(t, check(t, s, clk, other), "w4 at end-1ms", 429, ReasonRate, "", 300)
+		wantRefused(t, check(t, s, clk, other), "w4 at end-1ms", ReasonRate, 300)
 		clk.Advance(301 * time.Second)
 		wantAllowed(t, check(t, s, clk, other), "after block")
 
@@ -66,7 +66,7 @@ func TestRequestWindow(t *testing.T) {
 		for i := range 3 {
 			wantAllowed(t, check(t, s, clk, fresh), "next window "+string(rune('1'+i)))
 		}
-		wantRefused(t, check(t, s, clk, fresh), "next window 4th", 429, ReasonRate, "", 300)
+		wantRefused(t, check(t, s, clk, fresh), "next window 4th", ReasonRate, 300)
 	})
 }
 
@@ -75,18 +75,18 @@ func TestRequestWindowBlockUntilWindowEnd(t *testing.T) {
 		clk := newClock()
 		s := openStore(t, bc.fresh(t), Config{WindowTime: time.Minute, RequestLimit: 2, Clock: clk.Now})
 		req := CheckRequest{Subnet: subnet}
-		msg := subnet + " exceeds the limit of 2 requests in 1m0s" // WindowText falls back to String
+		facts := Decision{Subnet: subnet, Limit: Limit{Requests: 2, Window: time.Minute}}
 		wantAllowed(t, check(t, s, clk, req), "1")
 		clk.Advance(10 * time.Second)
 		wantAllowed(t, check(t, s, clk, req), "2")
 		clk.Advance(10 * time.Second)
-		wantRefused(t, check(t, s, clk, req), "3", 429, ReasonRate, msg, 40)
+		wantRefused(t, check(t, s, clk, req), "3", ReasonRate, 40, facts)
 		clk.Advance(39 * time.Second)
-		wantRefused(t, check(t, s, clk, req), "at 59s", 429, ReasonRate, msg, 1)
+		wantRefused(t, check(t, s, clk, req), "at 59s", ReasonRate, 1, facts)
 		clk.Advance(time.Second)
 		wantAllowed(t, check(t, s, clk, req), "at window end")
 		wantAllowed(t, check(t, s, clk, req), "2nd of new window")
-		wantRefused(t, check(t, s, clk, req), "3rd of new window", 429, ReasonRate, msg, 60)
+		wantRefused(t, check(t, s, clk, req), "3rd of new window", ReasonRate, 60, facts)
 	})
 }
 
@@ -99,7 +99,7 @@ func TestBandwidthTotal(t *testing.T) {
 			TotalLimitText: "1KB", TotalWindowText: "1h", Clock: clk.Now,
 		})
 		req := CheckRequest{Subnet: subnet, PathHash: "a"}
-		msg := subnet + " exceeds the bandwidth quota of 1KB in 1h"
+		facts := Decision{Subnet: subnet, Limit: Limit{Bytes: Size{Bytes: 1024}, Text: "1KB", Window: time.Hour, WindowText: "1h"}}
 
 		m := plainMeter(s, "a")
 		m.Add(1023)
@@ -114,18 +114,18 @@ func TestBandwidthTotal(t *testing.T) {
 		if got := usageOf(t, s, ScopeProxy, subnet, ""); got != 1024 {
 			t.Fatalf("total usage %d, want 1024", got)
 		}
-		wantRefused(t, check(t, s, clk, req), "at limit", 429, ReasonBandwidth, msg, 600)
+		wantRefused(t, check(t, s, clk, req), "at limit", ReasonBandwidth, 600, facts)
 		clk.Advance(5 * time.Minute)
-		wantRefused(t, check(t, s, clk, CheckRequest{Subnet: subnet, PathHash: "zzz"}), "other file", 429, ReasonBandwidth, msg, 300)
+		wantRefused(t, check(t, s, clk, CheckRequest{Subnet: subnet, PathHash: "zzz"}), "other file", ReasonBandwidth, 300, facts)
 		// A refused request is not counted: only the first request was allowed so far.
 		if n := queryInt(t, s, `SELECT count FROM rate_windows WHERE subnet = $1`, hashHex(subnet)); n != 1 {
 			t.Fatalf("request count %d, want 1", n)
 		}
 		// The block ends but the usage is still in its window: refused again with a new block.
 		clk.Advance(5 * time.Minute)
-		wantRefused(t, check(t, s, clk, req), "after block, usage still in window", 429, ReasonBandwidth, msg, 600)
+		wantRefused(t, check(t, s, clk, req), "after block, usage still in window", ReasonBandwidth, 600, facts)
 		clk.Advance(10*time.Minute - time.Second)
-		wantRefused(t, check(t, s, clk, req), "second block ending", 429, ReasonBandwidth, msg, 1)
+		wantRefused(t, check(t, s, clk, req), "second block ending", ReasonBandwidth, 1, facts)
 		// The usage window started with the first byte and ends an hour later.
 		clk.Advance(39*time.Minute + time.Second)
 		wantAllowed(t, check(t, s, clk, req), "after the usage window")
@@ -150,6 +150,7 @@ func TestBandwidthPerFile(t *testing.T) {
 			FileEnabled: true, FileLimit: Size{Bytes: 500}, FileWindow: 30 * time.Minute,
 			FileLimitText: "500B", FileWindowText: "30m", BandwidthBlockTime: time.Minute, Clock: clk.Now,
 		})
+		fileLimit := Limit{Bytes: Size{Bytes: 500}, Text: "500B", Window: 30 * time.Minute, WindowText: "30m"}
 		a := CheckRequest{Subnet: subnet, PathHash: "hash-a", Path: "/dir/a.bin"}
 		b := CheckRequest{Subnet: subnet, PathHash: "hash-b", Path: "/dir/b.bin"}
 		m := plainMeter(s, "hash-a")
@@ -157,12 +158,10 @@ func TestBandwidthPerFile(t *testing.T) {
 		m.Add(200)
 		m.Close()
 		s.sync()
-		wantRefused(t, check(t, s, clk, a), "file a", 429, ReasonFileBandwidth,
-			subnet+" /dir/a.bin exceeds the bandwidth quota of 500B in 30m", 60)
+		wantRefused(t, check(t, s, clk, a), "file a", ReasonFileBandwidth, 60, Decision{Subnet: subnet, Path: "/dir/a.bin", Limit: fileLimit})
 		wantAllowed(t, check(t, s, clk, b), "file b")
 		a.Path = ""
-		wantRefused(t, check(t, s, clk, a), "no path: hash in message", 429, ReasonFileBandwidth,
-			subnet+" hash-a exceeds the bandwidth quota of 500B in 30m", 60)
+		wantRefused(t, check(t, s, clk, a), "no path: the hash names it", ReasonFileBandwidth, 60, Decision{Subnet: subnet, Path: "hash-a", Limit: fileLimit})
 
 		// A multiple of the file size.
 		s2 := openStore(t, bc.fresh(t), Config{
@@ -179,14 +178,14 @@ func TestBandwidthPerFile(t *testing.T) {
 		m.Add(1)
 		m.Close()
 		s2.sync()
-		wantRefused(t, check(t, s2, clk, c), "200 of 2x100", 429, ReasonFileBandwidth,
-			subnet+" hash-c exceeds the bandwidth quota of 2x in 1h0m0s", 600)
+		wantRefused(t, check(t, s2, clk, c), "200 of 2x100", ReasonFileBandwidth, 600,
+			Decision{Subnet: subnet, Path: "hash-c", Limit: Limit{Bytes: Size{Multiple: 2}, Window: time.Hour}})
 		// Unknown size: the multiple limits do not apply.
 		c.FileSize = 0
 		wantAllowed(t, check(t, s2, clk, c), "unknown size")
 		// The total multiple applies on its own file size: 200 >= 3x50.
 		wantRefused(t, check(t, s2, clk, CheckRequest{Subnet: subnet, PathHash: "hash-d", FileSize: 50}),
-			"total 3x50", 429, ReasonBandwidth, subnet+" exceeds the bandwidth quota of 3x in 1h0m0s", 600)
+			"total 3x50", ReasonBandwidth, 600, Decision{Subnet: subnet, Limit: Limit{Bytes: Size{Multiple: 3}, Window: time.Hour}})
 	})
 }
 
@@ -206,13 +205,13 @@ func TestPrecedence(t *testing.T) {
 		m.Close()
 		s.sync()
 		// Bandwidth refuses; the request is not counted, so the rate limit is not reached.
-		wantRefused(t, check(t, s, clk, req), "total before per-file", 429, ReasonBandwidth, "", 600)
+		wantRefused(t, check(t, s, clk, req), "total before per-file", ReasonBandwidth, 600)
 		clk.Advance(2 * time.Hour)
 		wantAllowed(t, check(t, s, clk, req), "1st after windows")
-		wantRefused(t, check(t, s, clk, req), "rate", 429, ReasonRate, "", 3600)
+		wantRefused(t, check(t, s, clk, req), "rate", ReasonRate, 3600)
 		s.RecordFailure(ScopeProxy, subnet)
 		s.sync()
-		wantRefused(t, check(t, s, clk, req), "ban first", 403, ReasonBanned, "access denied", 3600)
+		wantRefused(t, check(t, s, clk, req), "ban first", ReasonBanned, 3600, Decision{Subnet: subnet})
 	})
 }
 
@@ -306,10 +305,9 @@ func TestThrottle(t *testing.T) {
 		if n := queryInt(t, s, `SELECT COUNT(*) FROM throttle`); n != 3 {
 			t.Fatalf("throttle rows %d, want 3", n)
 		}
-		const msg = "upstream host is throttled"
-		wantRefused(t, check(t, s, clk, req("sub")), "sub", 503, ReasonThrottled, msg, 60)
-		wantRefused(t, check(t, s, clk, req("apex")), "apex", 429, ReasonThrottled, msg, 60)
-		wantRefused(t, check(t, s, clk, req("exact")), "exact", 500, ReasonThrottled, msg, 60)
+		wantRefused(t, check(t, s, clk, req("sub")), "sub", ReasonThrottled, 60, Decision{Subnet: subnet, UpstreamStatus: 503})
+		wantRefused(t, check(t, s, clk, req("apex")), "apex", ReasonThrottled, 60, Decision{Subnet: subnet, UpstreamStatus: 429})
+		wantRefused(t, check(t, s, clk, req("exact")), "exact", ReasonThrottled, 60, Decision{Subnet: subnet, UpstreamStatus: 500})
 		wantAllowed(t, check(t, s, clk, req("none")), "none")
 		wantAllowed(t, check(t, s, clk, req("deep")), "deep")
 		// A throttled request is refused and therefore not counted.
@@ -318,7 +316,7 @@ func TestThrottle(t *testing.T) {
 		}
 
 		clk.Advance(30 * time.Second)
-		wantRefused(t, check(t, s, clk, req("sub")), "sub +30s", 503, ReasonThrottled, msg, 30)
+		wantRefused(t, check(t, s, clk, req("sub")), "sub +30s", ReasonThrottled, 30, Decision{Subnet: subnet, UpstreamStatus: 503})
 		s.ReportUpstream("DL.example.com", 206) // success clears
 		s.ReportUpstream("cdn.other.net", 302)
 		s.sync()
@@ -345,11 +343,11 @@ func TestBan(t *testing.T) {
 		clk.Advance(10 * time.Second)
 		b.RecordFailure(ScopeProxy, subnet) // failures from every replica add up
 		b.sync()
-		wantRefused(t, check(t, a, clk, req), "banned on a", 403, ReasonBanned, "access denied", 600)
-		wantRefused(t, check(t, b, clk, req), "banned on b", 403, ReasonBanned, "access denied", 600)
+		wantRefused(t, check(t, a, clk, req), "banned on a", ReasonBanned, 600, Decision{Subnet: subnet})
+		wantRefused(t, check(t, b, clk, req), "banned on b", ReasonBanned, 600, Decision{Subnet: subnet})
 		wantAllowed(t, check(t, a, clk, CheckRequest{Scope: ScopeLanding, Subnet: subnet}), "other scope")
 		clk.Advance(10*time.Minute - time.Millisecond)
-		wantRefused(t, check(t, a, clk, req), "ban ending", 403, ReasonBanned, "access denied", 1)
+		wantRefused(t, check(t, a, clk, req), "ban ending", ReasonBanned, 1, Decision{Subnet: subnet})
 		clk.Advance(time.Millisecond)
 		wantAllowed(t, check(t, a, clk, req), "ban over")
 
@@ -419,7 +417,7 @@ func TestFailOpenClosed(t *testing.T) {
 		open := openStore(t, db, cfg)
 		req := CheckRequest{Subnet: subnet}
 		wantAllowed(t, check(t, open, clk, req), "before outage")
-		wantRefused(t, check(t, closed, clk, req), "limit shared", 429, ReasonRate, "", 60)
+		wantRefused(t, check(t, closed, clk, req), "limit shared", ReasonRate, 60)
 
 		bc.outage(t, open, db)
 		if bc.name == "sqlite" {
@@ -451,7 +449,7 @@ func TestFailOpenClosed(t *testing.T) {
 		if bc.name == "postgres" {
 			// The pool recovers by itself once the database is back.
 			testpgReconnect(t, db)
-			wantRefused(t, check(t, closed, clk, req), "after outage", 429, ReasonRate, "", 60)
+			wantRefused(t, check(t, closed, clk, req), "after outage", ReasonRate, 60)
 			if d := check(t, open, clk, req); d.FailOpen || d.Allowed {
 				t.Fatalf("fail-open store after outage: %+v", d)
 			}
