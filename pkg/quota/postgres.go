@@ -163,7 +163,7 @@ func (b *pgBackend) write(ctx context.Context, wb *writeBatch) error {
 		}
 	}
 	for _, f := range wb.fails {
-		batch.Queue(pgFailUp, f.scope, f.subnet, f.windowEnd, int32(min(f.count, 1<<30)), f.first)
+		batch.Queue(pgFailUp, f.scope, f.subnet, f.windowEnd, int32(min(f.count, maxCount)), f.first)
 		batch.Queue(pgFailBan, f.scope, f.subnet, f.banUntil, int32(f.threshold))
 		batch.Queue(pgFailReset, f.scope, f.subnet, int32(f.threshold))
 	}
