@@ -48,11 +48,33 @@ type checkResult struct {
 
 // Check implements Store.
 func (s *store) Check(ctx context.Context, req CheckRequest) (Decision, error) {
+	p, needed := s.params(req)
+	if !needed {
+		return Decision{Allowed: true, Size: -1, Grant: -1}, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.CheckTimeout)
+	res, err := s.be.check(cctx, p)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			// The caller gave up (client gone); that says nothing about the database.
+			return Decision{}, ctx.Err()
+		}
+		s.health.failed(err)
+		return s.dbFailed(err)
+	}
+	s.health.ok()
+	return s.admit(req, p, res), nil
+}
+
+// params are the inputs of req's round trip; needed is false when nothing is limited or cached,
+// so there is nothing to ask the database.
+func (s *store) params(req CheckRequest) (p checkParams, needed bool) {
 	now := req.Now
 	if now.IsZero() {
 		now = s.cfg.Clock()
 	}
-	p := checkParams{
+	p = checkParams{
 		scope:    string(req.Scope),
 		subnet:   hashHex(req.Subnet),
 		path:     req.PathHash,
@@ -87,28 +109,17 @@ func (s *store) Check(ctx context.Context, req CheckRequest) (Decision, error) {
 	if req.WantSize && s.cfg.SizeTTL > 0 && req.PathHash != "" {
 		p.sizeTTL = ms(s.cfg.SizeTTL)
 	}
-	if !p.ban && p.limit == 0 && p.totalLimit == 0 && p.fileLimit == 0 && p.linkTTL == 0 && p.sizeTTL == 0 {
-		return Decision{Allowed: true, Size: -1, Grant: -1}, nil
-	}
+	return p, p.ban || p.limit > 0 || p.totalLimit > 0 || p.fileLimit > 0 || p.linkTTL > 0 || p.sizeTTL > 0
+}
 
-	cctx, cancel := context.WithTimeout(ctx, s.cfg.CheckTimeout)
-	res, err := s.be.check(cctx, p)
-	cancel()
-	if err != nil {
-		if ctx.Err() != nil {
-			// The caller gave up (client gone); that says nothing about the database.
-			return Decision{}, ctx.Err()
-		}
-		s.health.failed(err)
-		return s.dbFailed(err)
-	}
-	s.health.ok()
+// admit is the Decision for the backend's answer res to p, holding what it reserved.
+func (s *store) admit(req CheckRequest, p checkParams, res checkResult) Decision {
 	d := s.decide(req, res)
 	if d.Allowed && res.grant >= 0 {
 		d.res = &reservation{req: req, scope: p.scope, subnet: p.subnet, path: p.path,
 			totalLimit: p.totalLimit, fileLimit: p.fileLimit, grant: res.grant, tEnd: res.tEnd, fEnd: res.fEnd}
 	}
-	return d, nil
+	return d
 }
 
 func (s *store) dbFailed(err error) (Decision, error) {

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -46,6 +47,7 @@ func diffConfig(r *rand.Rand, clk *fakeClock) Config {
 type diffOp struct {
 	kind   string
 	req    CheckRequest
+	reqs   []CheckRequest // burst
 	meter  int
 	n      int64
 	path   string
@@ -59,8 +61,13 @@ type diffOp struct {
 func (o diffOp) String() string {
 	switch o.kind {
 	case "check":
-		return fmt.Sprintf("check %s %s path=%q size=%d reserve=%d link=%v wantsize=%v",
-			o.req.Scope, o.req.Subnet, o.req.PathHash, o.req.FileSize, o.req.Reserve, o.req.WantLink, o.req.WantSize)
+		return "check " + reqString(o.req)
+	case "burst":
+		var rs []string
+		for _, r := range o.reqs {
+			rs = append(rs, reqString(r))
+		}
+		return "burst [" + strings.Join(rs, "; ") + "]"
 	case "add", "extend":
 		return fmt.Sprintf("%s meter#%d %d", o.kind, o.meter, o.n)
 	case "close":
@@ -91,12 +98,23 @@ var (
 	diffHosts   = []string{"dl.example.com", "a.b.example.com", "cdn.other.net", "free.org"}
 )
 
+func genCheck(r *rand.Rand, scope Scope, subnet string) CheckRequest {
+	pickI := func(xs ...int64) int64 { return xs[r.IntN(len(xs))] }
+	req := CheckRequest{Scope: scope, Subnet: subnet, PathHash: diffPaths[r.IntN(len(diffPaths))],
+		FileSize: pickI(0, 700, 1500, 4000), WantLink: r.IntN(10) < 7, WantSize: r.IntN(10) < 3}
+	if req.PathHash != "" {
+		req.Path = "/" + req.PathHash
+	}
+	req.Reserve = pickI(ReserveUnknown, 0, 100, 900, 2000, 5000, req.FileSize)
+	return req
+}
+
 // diffWeights: how often each operation is drawn (meter operations only while a meter is open).
 var diffWeights = []struct {
 	kind string
 	w    int
 }{
-	{"check", 26}, {"add", 12}, {"extend", 6}, {"close", 7}, {"step", 12}, {"plain", 2}, {"fail", 5},
+	{"check", 22}, {"burst", 4}, {"add", 12}, {"extend", 6}, {"close", 7}, {"step", 12}, {"plain", 2}, {"fail", 5},
 	{"savelink", 7}, {"invalidate", 2}, {"savesize", 3}, {"report", 8}, {"flush", 9}, {"janitor", 1}, {"nonce", 2},
 }
 
@@ -135,13 +153,18 @@ func genOp(r *rand.Rand, cfg Config, openMeters []int, busy bool) diffOp {
 	case "close":
 		return diffOp{kind: kind, meter: openMeters[r.IntN(len(openMeters))]}
 	case "check":
-		req := CheckRequest{Scope: scope, Subnet: subnet, PathHash: diffPaths[r.IntN(len(diffPaths))],
-			FileSize: pickI(0, 700, 1500, 4000), WantLink: r.IntN(10) < 7, WantSize: r.IntN(10) < 3}
-		if req.PathHash != "" {
-			req.Path = "/" + req.PathHash
+		return diffOp{kind: kind, req: genCheck(r, scope, subnet)}
+	case "burst":
+		// Concurrent checks as the group commit runs them: in one SQLite transaction, in one
+		// pipelined Postgres batch. Mostly one subnet, so that they share rows.
+		o := diffOp{kind: kind}
+		for range 2 + r.IntN(4) {
+			if r.IntN(2) == 0 {
+				subnet = diffSubnets[r.IntN(len(diffSubnets))]
+			}
+			o.reqs = append(o.reqs, genCheck(r, scope, subnet))
 		}
-		req.Reserve = pickI(ReserveUnknown, 0, 100, 900, 2000, 5000, req.FileSize)
-		return diffOp{kind: kind, req: req}
+		return o
 	case "step":
 		// Half the steps are a configured duration (or 1ms less): after a step of exactly a
 		// window, block or TTL since it began, the check runs on the boundary itself.
@@ -183,4 +206,9 @@ func genOp(r *rand.Rand, cfg Config, openMeters []int, busy bool) diffOp {
 			step: []time.Duration{0, -time.Second, 10 * time.Second, time.Minute}[r.IntN(4)]}
 	}
 	return diffOp{kind: kind} // flush, janitor
+}
+
+func reqString(r CheckRequest) string {
+	return fmt.Sprintf("%s %s path=%q size=%d reserve=%d link=%v wantsize=%v",
+		r.Scope, r.Subnet, r.PathHash, r.FileSize, r.Reserve, r.WantLink, r.WantSize)
 }

@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// janitor removes expired rows every JanitorInterval. No answer depends on when it last ran:
-// every reader applies the cutoffs itself; it only keeps the tables small.
+// janitor removes, every JanitorInterval, the rows whose windows, blocks and TTLs have all
+// ended. It keeps the tables small; the check applies the same cutoffs itself, so it never waits
+// for the janitor to forget a window.
 func (s *store) janitor() {
 	defer close(s.jdone)
 	t := time.NewTicker(s.cfg.JanitorInterval)

@@ -180,7 +180,7 @@ type Limit struct {
 	Text, WindowText string
 }
 
-// ErrUnavailable wraps database failures under fail-closed (the proxy answers 500).
+// ErrUnavailable wraps database failures under fail-closed: the request cannot be decided.
 var ErrUnavailable = errors.New("quota: database unavailable")
 
 // LimitError is Meter.Extend's answer when a quota cannot grant all the bytes asked for;
