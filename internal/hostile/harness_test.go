@@ -47,7 +47,7 @@ const (
 type countingStore struct {
 	quota.Store
 	checks, saveLink, saveSize, report, invalidate, meters, nonces, failures atomic.Int64
-	usage                                                                    atomic.Int64
+	usage                                                                    testutil.Meters
 	fail                                                                     atomic.Pointer[error]
 }
 
@@ -75,7 +75,7 @@ func (c *countingStore) UseNonce(ctx context.Context, n string, exp time.Time) (
 }
 func (c *countingStore) Meter(req quota.CheckRequest, d quota.Decision) *quota.Meter {
 	c.meters.Add(1)
-	return c.Store.Meter(req, d).Tee(func(n int64) { c.usage.Add(n) })
+	return c.usage.Track(c.Store.Meter(req, d))
 }
 
 // touches is every database access except the in-memory failure count.

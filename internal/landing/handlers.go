@@ -262,7 +262,7 @@ func (s *Service) issue(ctx context.Context, rc *reqCtx, t *target) (issued, err
 			s.m.FailOpen.Inc()
 		}
 		if !d.Allowed {
-			return issued{}, &httpx.Error{Status: d.Status, Message: d.Message, RetryAfter: d.RetryAfter, Reason: string(d.Reason)}
+			return issued{}, httpx.QuotaRefusal(d)
 		}
 		size = d.Size
 	}

@@ -126,16 +126,10 @@ func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
 		h.m.FailOpen.Inc()
 	}
 	if !d.Allowed {
-		e := &httpx.Error{Status: d.Status, Reason: string(d.Reason), Message: d.Message}
-		switch d.Reason {
-		case quota.ReasonThrottled:
+		if d.Reason == quota.ReasonThrottled {
 			h.m.ThrottleProtections.Inc()
-			e.RetryAfter = d.RetryAfter
-		case quota.ReasonBanned:
-		default:
-			e.RetryAfter = d.RetryAfter
 		}
-		return rq.Deny(e)
+		return rq.Deny(httpx.QuotaRefusal(d))
 	}
 	// The meter settles what the check reserved on every path, served or not.
 	meter := h.store.Meter(creq, d)

@@ -42,8 +42,8 @@ type countingStore struct {
 	checks      atomic.Int64
 	invalidated atomic.Int64
 	saved       atomic.Int64
-	usage       atomic.Int64
-	failures    atomic.Int64 // RecordFailure calls (auto-ban)
+	usage       testutil.Meters // bytes counted by the meters handed out
+	failures    atomic.Int64    // RecordFailure calls (auto-ban)
 	fail        atomic.Pointer[error]
 	decision    atomic.Pointer[quota.Decision] // forced answer
 }
@@ -75,7 +75,7 @@ func (c *countingStore) SaveLink(ph string, l quota.Link) {
 }
 
 func (c *countingStore) Meter(req quota.CheckRequest, d quota.Decision) *quota.Meter {
-	return c.Store.Meter(req, d).Tee(func(n int64) { c.usage.Add(n) })
+	return c.usage.Track(c.Store.Meter(req, d))
 }
 
 // syncBuffer is a log sink shared by servers and the test.

@@ -172,13 +172,12 @@ func TestQuotaAnswers(t *testing.T) {
 		body       string
 		retryAfter string
 	}{
-		{name: "bandwidth", decision: &quota.Decision{Status: 429, Reason: quota.ReasonBandwidth, RetryAfter: 600,
-			Message: "203.0.113.7/32 exceeds the bandwidth quota of 10GB in 1d"}, status: 429,
+		{name: "bandwidth", decision: &quota.Decision{Reason: quota.ReasonBandwidth, RetryAfter: 600, Subnet: "203.0.113.7/32",
+			Limit: quota.Limit{Bytes: quota.Size{Bytes: 10 << 30}, Window: 24 * time.Hour, WindowText: "1d"}}, status: 429,
 			body: `{"code":429,"message":"203.0.113.7/32 exceeds the bandwidth quota of 10GB in 1d","retry-after":600}`, retryAfter: "600"},
-		{name: "throttled", decision: &quota.Decision{Status: 503, Reason: quota.ReasonThrottled, RetryAfter: 42,
-			Message: "upstream host is throttled"}, status: 503,
+		{name: "throttled", decision: &quota.Decision{Reason: quota.ReasonThrottled, RetryAfter: 42, UpstreamStatus: 503}, status: 503,
 			body: `{"code":503,"message":"upstream host is throttled","retry-after":42}`, retryAfter: "42"},
-		{name: "banned", decision: &quota.Decision{Status: 403, Reason: quota.ReasonBanned, RetryAfter: 100, Message: "access denied"},
+		{name: "banned", decision: &quota.Decision{Reason: quota.ReasonBanned, RetryAfter: 100, Subnet: "203.0.113.7/32"},
 			status: 403, body: `{"code":403,"message":"access denied"}`},
 		{name: "fail-closed", err: fmt.Errorf("%w: disk I/O error", quota.ErrUnavailable), status: 500,
 			body: `{"code":500,"message":"database unavailable"}`},

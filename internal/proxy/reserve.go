@@ -100,8 +100,7 @@ func extendBy(ctx context.Context, m *quota.Meter, n int64) error {
 	var le *quota.LimitError
 	switch {
 	case errors.As(err, &le):
-		d := le.Decision
-		return &httpx.Error{Status: d.Status, Reason: string(d.Reason), Message: d.Message, RetryAfter: d.RetryAfter}
+		return httpx.QuotaRefusal(le.Decision)
 	case ctx.Err() != nil:
 		return errClientGone
 	}

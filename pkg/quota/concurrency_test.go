@@ -83,14 +83,14 @@ func TestPostgresCheckIsOneQuery(t *testing.T) {
 	db := bc.fresh(t)
 	tr := &countingTracer{}
 	clk := newClock()
-	s := openStore(t, db, Config{
+	s := startStore(t, newTestStore(t, db, Config{
 		WindowTime: time.Minute, RequestLimit: 100,
 		TotalEnabled: true, TotalLimit: Size{Bytes: 1 << 30}, TotalWindow: time.Hour,
 		FileEnabled: true, FileLimit: Size{Multiple: 2}, FileWindow: time.Hour,
 		BanAfterFails: 5, BanWindow: time.Minute, BanTime: time.Minute,
 		LinkTTL: time.Hour, ThrottleHosts: []string{"*.example.com"},
-		PGTracer: tr, Clock: clk.Now,
-	})
+		Clock: clk.Now,
+	}, tr))
 	s.SaveLink("h", Link{URL: "https://dl.example.com/h"})
 	m := plainMeter(s, "h")
 	m.Add(100)

@@ -17,7 +17,7 @@ import (
 
 // oldPing is what /readyz checked before: the database answers.
 func oldPing(ctx context.Context, s *store) error {
-	switch be := s.be.(type) {
+	switch be := inner(s).(type) {
 	case *sqliteBackend:
 		return be.db.PingContext(ctx)
 	case *pgBackend:
@@ -38,7 +38,7 @@ func TestPingFailsWhileChecksFail(t *testing.T) {
 			t.Fatalf("Ping on a healthy store: %v", err)
 		}
 		check(t, s, clk, CheckRequest{Subnet: subnet})
-		switch be := s.be.(type) {
+		switch be := inner(s).(type) {
 		case *sqliteBackend:
 			if _, err := be.db.ExecContext(ctx, `DROP TABLE rate_windows`); err != nil {
 				t.Fatal(err)

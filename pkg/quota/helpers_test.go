@@ -31,7 +31,7 @@ var backends = []backendCase{
 			return DB{Mode: ModeSQLite, SQLitePath: filepath.Join(t.TempDir(), "data", "q.db")}
 		},
 		outage: func(t testing.TB, s *store, _ DB) {
-			_ = s.be.(*sqliteBackend).db.Close()
+			_ = inner(s).(*sqliteBackend).db.Close()
 		},
 	},
 	{
@@ -79,29 +79,12 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func openStore(t testing.TB, db DB, cfg Config) *store {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := Open(ctx, db, cfg, nil)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	s := st.(*store)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = s.Close(ctx)
-	})
-	return s
-}
-
 // queryInt runs a one-value query on the store's own database ($N placeholders).
 func queryInt(t testing.TB, s *store, q string, args ...any) int64 {
 	t.Helper()
 	ctx := context.Background()
 	var v int64
-	switch be := s.be.(type) {
+	switch be := inner(s).(type) {
 	case *sqliteBackend:
 		if err := be.db.QueryRowContext(ctx, strings.ReplaceAll(q, "$", "?"), args...).Scan(&v); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -167,18 +150,25 @@ func check(t testing.TB, s *store, clk *fakeClock, req CheckRequest) Decision {
 func wantAllowed(t testing.TB, d Decision, what string) {
 	t.Helper()
 	if !d.Allowed {
-		t.Fatalf("%s: refused (%d %q, retry %d), want allowed", what, d.Status, d.Message, d.RetryAfter)
+		t.Fatalf("%s: refused (%s, retry %d), want allowed", what, d.Reason, d.RetryAfter)
 	}
 }
 
-func wantRefused(t testing.TB, d Decision, what string, status int, reason Reason, msg string, retry int) {
+// wantRefused checks a refusal's reason and Retry-After and, when facts is given, the facts
+// it names (Subnet, Path, Limit, UpstreamStatus; internal/httpx turns them into the answer).
+func wantRefused(t testing.TB, d Decision, what string, reason Reason, retry int, facts ...Decision) {
 	t.Helper()
 	if d.Allowed {
-		t.Fatalf("%s: allowed, want %d %s", what, status, reason)
+		t.Fatalf("%s: allowed, want %s", what, reason)
 	}
-	if d.Status != status || d.Reason != reason || d.RetryAfter != retry || (msg != "" && d.Message != msg) {
-		t.Fatalf("%s: got %d %s %q retry %d, want %d %s %q retry %d",
-			what, d.Status, d.Reason, d.Message, d.RetryAfter, status, reason, msg, retry)
+	if d.Reason != reason || d.RetryAfter != retry {
+		t.Fatalf("%s: got %s retry %d, want %s retry %d", what, d.Reason, d.RetryAfter, reason, retry)
+	}
+	for _, f := range facts {
+		if d.Subnet != f.Subnet || d.Path != f.Path || d.Limit != f.Limit || d.UpstreamStatus != f.UpstreamStatus {
+			t.Fatalf("%s: facts %q %q %+v %d, want %q %q %+v %d", what, d.Subnet, d.Path, d.Limit, d.UpstreamStatus,
+				f.Subnet, f.Path, f.Limit, f.UpstreamStatus)
+		}
 	}
 }
 

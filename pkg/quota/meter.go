@@ -26,7 +26,6 @@ type Meter struct {
 	lastFlush  time.Time
 	closed     bool
 	now        func() time.Time
-	tees       []func(n int64)
 
 	// Capped streams only (res != nil).
 	res      *meterReservation
@@ -54,17 +53,6 @@ func NewMeter(sink func(delta int64), flushBytes int64, flushEvery time.Duration
 	return &Meter{sink: sink, flushBytes: flushBytes, flushEvery: flushEvery, lastFlush: time.Now(), now: time.Now}
 }
 
-// Tee makes every later Add also call fn with its n (tests count delivered bytes with it).
-// It returns m.
-func (m *Meter) Tee(fn func(n int64)) *Meter {
-	if m != nil && fn != nil {
-		m.mu.Lock()
-		m.tees = append(m.tees, fn)
-		m.mu.Unlock()
-	}
-	return m
-}
-
 // Add records n bytes delivered to the client.
 func (m *Meter) Add(n int64) {
 	if m == nil || n <= 0 {
@@ -74,9 +62,6 @@ func (m *Meter) Add(n int64) {
 	defer m.mu.Unlock()
 	if m.closed {
 		return
-	}
-	for _, fn := range m.tees {
-		fn(n)
 	}
 	m.total += n
 	owed := m.owedLocked()

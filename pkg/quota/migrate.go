@@ -112,7 +112,7 @@ func migrateSQLite(ctx context.Context, db *sql.DB) error {
 const migrateLockKey int64 = 0x616c6973746564 // "alisted"
 
 func migratePostgresURL(ctx context.Context, dsn string) error {
-	pool, err := newPGPool(dsn, nil)
+	pool, err := newPGPool(dsn)
 	if err != nil {
 		return err
 	}

@@ -92,18 +92,29 @@ func Open(ctx context.Context, db DB, cfg Config, log *slog.Logger) (Store, erro
 	if err != nil {
 		return nil, err
 	}
-	var be backend
-	switch db.Mode {
-	case ModePostgres:
-		be, err = openPostgres(ctx, db.DatabaseURL, cfg.PGTracer)
-	default:
-		be, err = openSQLite(ctx, db.SQLitePath)
-	}
+	be, err := openBackend(ctx, db)
 	if err != nil {
 		return nil, err
 	}
-	return newStore(be, cfg, log), nil
+	s := newStore(be, cfg, log)
+	s.start()
+	return s, nil
 }
+
+// openBackend connects to db (defaults filled) and migrates it.
+func openBackend(ctx context.Context, db DB) (backend, error) {
+	if db.Mode == ModePostgres {
+		pool, err := newPGPool(db.DatabaseURL)
+		if err != nil {
+			return nil, err
+		}
+		return openPostgres(ctx, pool)
+	}
+	return openSQLite(ctx, db.SQLitePath)
+}
+
+// maxCount bounds the request and failure limits (see normalized).
+const maxCount = 1 << 30
 
 // normalized fills defaults and rejects settings that would make a limit meaningless; a
 // startup error is better than a limit that silently never applies.
@@ -135,6 +146,11 @@ func (c Config) normalized() (Config, error) {
 	if c.BlockTime < 0 {
 		c.BlockTime = 0
 	}
+	// Postgres counts requests and failures in integer columns (the check takes int32): a
+	// limit past maxCount is no limit in practice, and clamping it keeps both backends alike
+	// instead of wrapping around on Postgres.
+	c.RequestLimit = min(c.RequestLimit, maxCount)
+	c.BanAfterFails = min(c.BanAfterFails, maxCount)
 	if c.RequestLimit > 0 && c.WindowTime < time.Millisecond {
 		return c, errors.New("quota: WINDOW_TIME must be positive when a request limit is set")
 	}

@@ -14,19 +14,29 @@ import (
 type pgPool struct{ p *pgxpool.Pool }
 
 // newPGPool parses dsn (pool_max_conns and the other pgxpool settings are read from it).
-func newPGPool(dsn string, tracer pgx.QueryTracer) (*pgPool, error) {
+func newPGPool(dsn string) (*pgPool, error) {
+	cfg, err := pgPoolConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return newPGPoolFrom(cfg)
+}
+
+// pgPoolConfig is dsn's pool configuration with the gateway's defaults.
+func pgPoolConfig(dsn string) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// pgx redacts the password from its parse errors; still, say only what failed.
 		return nil, errors.New("quota: invalid DATABASE_URL")
 	}
-	if tracer != nil {
-		cfg.ConnConfig.Tracer = tracer
-	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
 	cfg.MaxConnIdleTime = 5 * time.Minute
+	return cfg, nil
+}
+
+func newPGPoolFrom(cfg *pgxpool.Config) (*pgPool, error) {
 	p, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		return nil, errors.New("quota: invalid DATABASE_URL")

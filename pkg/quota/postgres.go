@@ -96,11 +96,9 @@ var pgJanitor = []string{
 	`DELETE FROM nonces WHERE expires_at <= $1`,
 }
 
-func openPostgres(ctx context.Context, dsn string, tracer pgx.QueryTracer) (*pgBackend, error) {
-	pool, err := newPGPool(dsn, tracer)
-	if err != nil {
-		return nil, err
-	}
+// openPostgres migrates the database of pool and starts the check batching; the backend owns
+// pool from here on.
+func openPostgres(ctx context.Context, pool *pgPool) (*pgBackend, error) {
 	if err := pool.with(ctx, func(c *pgx.Conn) error { return migratePostgres(ctx, c) }); err != nil {
 		pool.close()
 		return nil, err
@@ -165,7 +163,7 @@ func (b *pgBackend) write(ctx context.Context, wb *writeBatch) error {
 		}
 	}
 	for _, f := range wb.fails {
-		batch.Queue(pgFailUp, f.scope, f.subnet, f.windowEnd, int32(min(f.count, 1<<30)), f.first)
+		batch.Queue(pgFailUp, f.scope, f.subnet, f.windowEnd, int32(min(f.count, maxCount)), f.first)
 		batch.Queue(pgFailBan, f.scope, f.subnet, f.banUntil, int32(f.threshold))
 		batch.Queue(pgFailReset, f.scope, f.subnet, int32(f.threshold))
 	}

@@ -14,8 +14,6 @@ import (
 	"errors"
 	"net/http"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // Scope separates the counters of the two services when they share one database, so a
@@ -61,7 +59,8 @@ type Config struct {
 	FileLimit          Size          // IPSUBNET_FILEPATH_BANDWIDTH_LIMIT
 	FileWindow         time.Duration // BANDWIDTH_WINDOW_TIME_FILEPATH
 	BandwidthBlockTime time.Duration // BANDWIDTH_BLOCK_TIME (default 10m)
-	// TotalLimitText/FileLimitText/WindowText are echoed in 429 messages as the user wrote them.
+	// TotalLimitText/FileLimitText and the *WindowText fields are the limits as the operator wrote
+	// them; a refusal carries them in Decision.Limit (the answer echoes them, docs/contract.md §8).
 	TotalLimitText, FileLimitText               string
 	WindowText, TotalWindowText, FileWindowText string
 
@@ -102,8 +101,6 @@ type Config struct {
 	// CheckTimeout bounds one Check so that a hung database turns into a fail-open/closed
 	// answer instead of a hung request (default 5s; a shorter ctx deadline wins).
 	CheckTimeout time.Duration
-	// PGTracer, if set, traces every Postgres query (tests count round trips with it).
-	PGTracer pgx.QueryTracer
 }
 
 // CheckRequest is everything the unified check needs to know about one request.
@@ -115,8 +112,8 @@ type CheckRequest struct {
 	WantLink bool   // proxy: return the cached /api/fs/link answer for PathHash
 	WantSize bool   // landing: return the cached file size for PathHash
 	Now      time.Time
-	// Path is the decoded path, used only in the per-file quota message (SPEC §8 names the
-	// path there); PathHash is used when it is empty. Never stored.
+	// Path is the decoded path, only echoed in a per-file quota refusal (Decision.Path: the
+	// answer names the path there); PathHash is used when it is empty. Never stored.
 	Path string
 	// Reserve is what the answer is expected to deliver (the signed file size, or the length of
 	// the requested Range), 0 when nothing (HEAD), ReserveUnknown when the size is not known.
@@ -148,16 +145,23 @@ const (
 	ReasonThrottled     Reason = "throttled"
 )
 
-// Decision is the answer of the unified check.
+// Decision is the answer of the unified check, in domain terms: what was decided and the facts
+// that explain it. Turning a refusal into an HTTP answer (status, the exact text of
+// docs/contract.md §8, Retry-After) is the caller's business: internal/httpx.QuotaRefusal.
 type Decision struct {
 	Allowed    bool
-	Status     int    // when !Allowed: 429 (rate/quota), 403 (ban, message "access denied"), 503 or the recorded code (throttle)
-	Message    string // when !Allowed: exact message of SPEC §8
-	RetryAfter int    // seconds, >= 1 when !Allowed
-	Reason     Reason
-	Link       *Link // WantLink and a cache entry younger than LinkTTL (nil otherwise)
-	Size       int64 // WantSize: cached size, -1 when none
-	FailOpen   bool  // the database failed and Config.FailOpen let the request through
+	Reason     Reason // why it was refused (ReasonNone when allowed)
+	RetryAfter int    // seconds until a retry can succeed, >= 1 when !Allowed
+
+	// The facts of a refusal (zero when allowed).
+	Subnet         string // the subnet refused (CheckRequest.Subnet)
+	Path           string // bandwidth_filepath: CheckRequest.Path, or PathHash when Path is empty
+	Limit          Limit  // rate_limit, bandwidth_*: the limit that was reached, as configured
+	UpstreamStatus int    // throttled: the status the upstream host answered with
+
+	Link     *Link // WantLink and a cache entry younger than LinkTTL (nil otherwise)
+	Size     int64 // WantSize: cached size, -1 when none
+	FailOpen bool  // the database failed and Config.FailOpen let the request through
 	// Grant is how many bytes the admitted answer may deliver before it must ask for more
 	// (Meter.Extend): the reservation counted by the check. -1: no bandwidth quota applies.
 	Grant int64
@@ -165,14 +169,25 @@ type Decision struct {
 	res *reservation // what the check reserved; Store.Meter settles it
 }
 
-// ErrUnavailable wraps database failures under fail-closed (the proxy answers 500).
+// Limit is a configured limit as a refusal names it: requests (rate_limit) or bytes
+// (bandwidth_*) per window, plus the operator's own spelling of both when Config has it.
+type Limit struct {
+	Requests int           // rate_limit: Config.RequestLimit
+	Bytes    Size          // bandwidth_*: Config.TotalLimit or FileLimit (fixed, or a multiple)
+	Window   time.Duration // WindowTime, TotalWindow or FileWindow
+	// Text and WindowText are the limit and the window as configured (Config's *Text fields);
+	// empty when not given.
+	Text, WindowText string
+}
+
+// ErrUnavailable wraps database failures under fail-closed: the request cannot be decided.
 var ErrUnavailable = errors.New("quota: database unavailable")
 
 // LimitError is Meter.Extend's answer when a quota cannot grant all the bytes asked for;
-// Decision is the refusal a check would have given (429, the docs/contract.md §8 message, Retry-After).
+// Decision is the refusal a check would have given.
 type LimitError struct{ Decision Decision }
 
-func (e *LimitError) Error() string { return e.Decision.Message }
+func (e *LimitError) Error() string { return "quota: " + string(e.Decision.Reason) + " limit reached" }
 
 // Store is implemented by the SQLite and Postgres backends.
 type Store interface {

@@ -21,7 +21,7 @@ const defaultUsageWindow = 24 * time.Hour
 
 // reservation is what an admitting check counted, carried by its Decision to Store.Meter.
 type reservation struct {
-	req                   CheckRequest // for the refusal messages of Extend
+	req                   CheckRequest // for the facts of Extend's refusals
 	scope, subnet, path   string       // stored keys (subnet hashed)
 	totalLimit, fileLimit int64
 	grant                 int64
