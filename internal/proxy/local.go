@@ -34,7 +34,7 @@ func (h *Handler) serveLocal(rq *request, r *http.Request, path string, meter *q
 	var w http.ResponseWriter = rq.w
 	var gate *localGate
 	if r.Method != http.MethodHead {
-		defer h.beginStream(rq, meter, idle)()
+		defer h.beginStream(rq, meter, idle, fi.Size())()
 		if meter.Grant() >= 0 {
 			gate = &localGate{countingWriter: rq.w, ctx: r.Context(), m: meter}
 			w = gate

@@ -35,12 +35,17 @@ type countingWriter struct {
 	del delivery
 }
 
-func (c *countingWriter) startStream(m *quota.Meter, idle time.Duration) {
+// startStream starts metering an answer of at most size body bytes (-1: unknown). An answer of
+// at most settleAbove is charged what was written, without reading the connection's counters:
+// it would be charged in full at its end anyway (settleAbove), and for a client that leaves
+// the difference is at most that much, while the readings would cost more system calls than
+// the answer itself.
+func (c *countingWriter) startStream(m *quota.Meter, idle time.Duration, size int64) {
 	c.meter, c.streaming, c.idle = m, true, idle
 	if idle > 0 {
 		c.rc = http.NewResponseController(c.ResponseWriter)
 	}
-	if c.ctx != nil {
+	if c.ctx != nil && (size < 0 || size > settleAbove) {
 		if conn := tcpacct.FromContext(c.ctx); conn != nil {
 			c.del.start(conn, conn.TLS)
 		}

@@ -81,7 +81,7 @@ func (h *Handler) stream(rq *request, r *http.Request, resp *origin.Response, bu
 		return nil
 	}
 
-	defer h.beginStream(rq, meter, idle)()
+	defer h.beginStream(rq, meter, idle, resp.ContentLength)()
 
 	gone := func() error {
 		if r.Context().Err() != nil {
@@ -116,8 +116,8 @@ func (h *Handler) stream(rq *request, r *http.Request, resp *origin.Response, bu
 
 // beginStream starts metering the body and returns what ends it: the charge settled (what the
 // client received, endStream), then the meter's reservation (meter.Close), in that order.
-func (h *Handler) beginStream(rq *request, meter *quota.Meter, idle time.Duration) (end func()) {
-	rq.w.startStream(meter, idle)
+func (h *Handler) beginStream(rq *request, meter *quota.Meter, idle time.Duration, size int64) (end func()) {
+	rq.w.startStream(meter, idle, size)
 	h.m.ActiveStreams.Inc()
 	return func() {
 		rq.w.endStream()

@@ -219,7 +219,7 @@ func (s *store) addUsage(scope, subnet, pathHash string, delta int64) {
 		s.addUsageLocked(usageKey{scope, subnet, pathHash}, now, s.cfg.FileWindow, delta)
 	}
 	s.usageMu.Unlock()
-	s.signal()
+	// No signal: the writer's ticker (usageFlushEvery) or its next wake takes it.
 }
 
 func (s *store) addUsageLocked(k usageKey, now int64, window time.Duration, delta int64) {

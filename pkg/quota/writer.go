@@ -14,13 +14,19 @@ const (
 	maxBatchOps    = 256
 	failFlushEvery = time.Second
 	retryBackoff   = time.Second
+	// usageFlushEvery is how often merged usage is written when nothing else wakes the writer:
+	// usage does not wake it by itself, so a busy proxy writes its counters a few times a
+	// second instead of in one transaction per finished download, each competing with the
+	// checks for SQLite's single writer. Caps do not wait for it: what a request may deliver
+	// is reserved by its check, synchronously.
+	usageFlushEvery = 100 * time.Millisecond
 )
 
 // writer is the only goroutine that writes queued work. Whatever arrived while it was busy
 // goes into the next transaction, so batches grow with load and latency stays low when idle.
 func (s *store) writer() {
 	defer close(s.wdone)
-	tick := time.NewTicker(failFlushEvery)
+	tick := time.NewTicker(usageFlushEvery)
 	defer tick.Stop()
 	lastFail := time.Now()
 	for {
