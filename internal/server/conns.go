@@ -37,6 +37,9 @@ func connContext(ctx context.Context, c net.Conn) context.Context {
 	return tcpacct.ConnContext(context.WithValue(ctx, connInfoKey{}, &connInfo{}), c)
 }
 
+// writeDeadliner is what net/http's ResponseWriter offers http.ResponseController.
+type writeDeadliner interface{ SetWriteDeadline(time.Time) error }
+
 // limitAnswers gives every answer a write deadline and closes a connection after max requests.
 //
 // net/http's Server.WriteTimeout cannot do the first: it is one deadline for the whole answer,
@@ -48,7 +51,11 @@ func connContext(ctx context.Context, c net.Conn) context.Context {
 func limitAnswers(h http.Handler, answerTimeout time.Duration, max int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if answerTimeout > 0 {
-			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(answerTimeout))
+			if d, ok := w.(writeDeadliner); ok { // net/http's own writer: no ResponseController to allocate
+				_ = d.SetWriteDeadline(time.Now().Add(answerTimeout))
+			} else {
+				_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(answerTimeout))
+			}
 		}
 		if ci, ok := r.Context().Value(connInfoKey{}).(*connInfo); ok && max > 0 && ci.requests.Add(1) >= max {
 			// net/http closes the connection after an answer whose handler set this.
