@@ -19,7 +19,7 @@ type counterSource interface {
 	Sample() (tcpacct.Counters, error)
 }
 
-// delivery charges one stream for what the client's TCP stack acknowledged (SPEC §9) instead
+// delivery charges one stream for what the client's TCP stack acknowledged (docs/contract.md §9) instead
 // of what our kernel accepted: when a client aborts, the send buffer (up to 4 MiB on Linux) and
 // whatever was in flight never reached it.
 //

@@ -13,7 +13,7 @@ import (
 )
 
 // TestPublicServerExposesDelivery: the public listener gives handlers the client connection's
-// acknowledged-bytes counters (the proxy charges usage by them, SPEC §9), for plain HTTP and
+// acknowledged-bytes counters (the proxy charges usage by them, docs/contract.md §9), for plain HTTP and
 // TLS with HTTP/1.1, and they stay readable once net/http closed the connection (the reading
 // Listener takes at close). HTTP/2 and unix sockets have none.
 func TestPublicServerExposesDelivery(t *testing.T) {

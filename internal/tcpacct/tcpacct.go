@@ -1,5 +1,5 @@
 // Package tcpacct reads how many bytes a TCP peer has acknowledged, so a download is charged for
-// what the client's TCP stack received (SPEC §9) rather than for what our kernel accepted into
+// what the client's TCP stack received (docs/contract.md §9) rather than for what our kernel accepted into
 // its send buffer: a client that aborts leaves megabytes queued on our side that it never got.
 //
 // The counters come from TCP_INFO (tcpi_bytes_acked, Linux 4.1+) and SIOCOUTQ, read through the

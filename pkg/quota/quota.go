@@ -2,7 +2,7 @@
 // bandwidth quotas, the AList link cache, upstream throttle protection, auto-bans, the landing's
 // file-size cache and single-use proof-of-work nonces.
 //
-// The design rule (SPEC §8) is ONE database round trip per download request: Store.Check reads
+// The design rule (docs/contract.md §8) is ONE database round trip per download request: Store.Check reads
 // and updates everything a request needs in one Postgres statement or one SQLite transaction.
 // Every write that follows the response (link cache save, usage, throttle updates, failure
 // counts) goes through a bounded in-process queue that is drained on Close, so it never delays
@@ -46,7 +46,7 @@ func (s Size) Limit(fileSize int64) (limit int64, ok bool) {
 
 // Config holds the limits; the services map their env Config onto it.
 type Config struct {
-	// Request window (SPEC §8). RequestLimit <= 0 turns the request limit off.
+	// Request window (docs/contract.md §8). RequestLimit <= 0 turns the request limit off.
 	WindowTime   time.Duration // WINDOW_TIME
 	RequestLimit int           // IPSUBNET_WINDOWTIME_LIMIT
 	BlockTime    time.Duration // BLOCK_TIME; 0 = until the window ends
