@@ -108,11 +108,8 @@ alive() {
 
 start() {
 	command -v prosody >/dev/null 2>&1 || die "prosody not installed (bash scripts/xmpp-env.sh)"
-	if alive; then
-		log "already running (pid $(cat "$DIR/pid")); stop it first"
-		print_env
-		return
-	fi
+	# A previous instance in this state dir may run another mode: replace it.
+	stop_quiet
 	rm -rf "$DIR"
 	mkdir -p "$DIR/data"
 	chmod 700 "$DIR"
