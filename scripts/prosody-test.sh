@@ -164,12 +164,15 @@ stop_quiet() {
 		local pid
 		pid=$(cat "$DIR/pid")
 		if kill -0 "$pid" 2>/dev/null; then
+			# Prosody's graceful shutdown takes about a second; its state is thrown away, so
+			# give it half of that before killing it.
 			kill "$pid" 2>/dev/null || true
-			for _ in $(seq 1 50); do
+			for _ in $(seq 1 10); do
 				kill -0 "$pid" 2>/dev/null || break
-				sleep 0.1
+				sleep 0.05
 			done
 			kill -9 "$pid" 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
 		fi
 	fi
 }

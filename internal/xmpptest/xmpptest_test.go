@@ -121,6 +121,9 @@ func verifyJWT(t *testing.T, token string) (map[string]string, claims) {
 // message it covers, the URL shape and, for mod_http_file_share, the JWT and its claims.
 func TestProsodySignsWhatTheServiceVerifies(t *testing.T) {
 	name := "héllo wörld.txt" // UTF-8 and spaces: Prosody signs the raw name, escapes it in the URL
+	// Characters Prosody's two URL escapers and aiohttp's requoting treat differently; the path
+	// percent-decoded once must still be the signed name ("+" stays "+", "%25" is a literal "%").
+	const tricky = "a+b&c=d?e#f%2Fg~h'i(j)!*,;:@$.txt"
 	data := []byte("hello, real prosody\n")
 	const ctype = "text/plain"
 	for _, mode := range Modes {
@@ -136,59 +139,72 @@ func TestProsodySignsWhatTheServiceVerifies(t *testing.T) {
 			if len(res.Puts) != 2 || res.Puts[0].Status != http.StatusCreated || res.Puts[1].Status != http.StatusConflict {
 				t.Fatalf("PUT statuses %+v, want 201 then 409", res.Puts)
 			}
+			res2, err := p.Upload(ctx, Upload{Name: tricky, ContentType: "image/png", Data: data[:5]})
+			if err != nil {
+				t.Fatalf("%v\nprosody log:\n%s", err, p.Log())
+			}
 			reqs := rec.all()
-			if len(reqs) != 2 {
-				t.Fatalf("service saw %d requests, want 2", len(reqs))
+			if len(reqs) != 3 {
+				t.Fatalf("service saw %d requests, want 3", len(reqs))
 			}
-			r := reqs[0]
-			if r.Method != http.MethodPut || string(r.Body) != string(data) || r.Length != int64(len(data)) {
-				t.Fatalf("PUT %s body %q length %d", r.Method, r.Body, r.Length)
+			if reqs[1].RequestURI != reqs[0].RequestURI {
+				t.Fatalf("second PUT of the slot went to %q, first to %q", reqs[1].RequestURI, reqs[0].RequestURI)
 			}
-			if got := r.Header.Get("Content-Type"); got != ctype {
-				t.Fatalf("Content-Type %q, want the declared %q", got, ctype)
-			}
-			segs := strings.Split(strings.TrimPrefix(r.Path, "/upload/"), "/")
-			if len(segs) != 2 || segs[1] != name {
-				t.Fatalf("path %q: want /upload/<slot>/%s", r.Path, name)
-			}
-			P := segs[0] + "/" + segs[1]
-			L := strconv.FormatInt(r.Length, 10)
-			get, _ := url.Parse(res.Slot.Get)
-			if get.RawQuery != "" || get.Path != r.Path {
-				t.Fatalf("GET URL %q: want the PUT path %q without a query", res.Slot.Get, r.Path)
-			}
-			switch mode {
-			case ExtV1:
-				if len(r.Query) != 1 || r.Query.Get("v") != mac(P+" "+L) {
-					t.Fatalf("query %v: want only v = HMAC(%q)", r.Query, P+" "+L)
-				}
-			case ExtV2:
-				msg := P + "\x00" + L + "\x00" + r.Header.Get("Content-Type")
-				if len(r.Query) != 1 || r.Query.Get("v2") != mac(msg) {
-					t.Fatalf("query %v: want only v2 = HMAC(%q)", r.Query, msg)
-				}
-			case Share:
-				if len(r.Query) != 0 {
-					t.Fatalf("query %v: want none", r.Query)
-				}
-				auth := r.Header.Get("Authorization")
-				if auth != res.Slot.Headers["Authorization"] || !strings.HasPrefix(auth, "Bearer ") {
-					t.Fatalf("Authorization %q: want the slot's %q", auth, res.Slot.Headers["Authorization"])
-				}
-				hdr, c := verifyJWT(t, strings.TrimPrefix(auth, "Bearer "))
-				if hdr["alg"] != "HS256" || hdr["typ"] != "JWT" {
-					t.Fatalf("JWT header %v", hdr)
-				}
-				want := claims{Sub: p.User, Iat: c.Iat, Exp: c.Iat + 300, Slot: segs[0], Expires: c.Iat + 7*86400,
-					Filename: name, Filesize: int64(len(data)), Filetype: ctype}
-				if c != want {
-					t.Fatalf("claims %+v\nwant   %+v", c, want)
-				}
-				if now := time.Now().Unix(); c.Iat < now-60 || c.Iat > now+60 {
-					t.Fatalf("iat %d is not now (%d)", c.Iat, now)
-				}
-			}
+			checkSigned(t, p, reqs[0], res.Slot, name, ctype, data)
+			checkSigned(t, p, reqs[2], res2.Slot, tricky, "image/png", data[:5])
 		})
+	}
+}
+
+// checkSigned asserts that the PUT r carries exactly what Prosody signed for this slot.
+func checkSigned(t *testing.T, p *Server, r seen, slot Slot, name, ctype string, data []byte) {
+	t.Helper()
+	if r.Method != http.MethodPut || string(r.Body) != string(data) || r.Length != int64(len(data)) {
+		t.Fatalf("PUT %s body %q length %d", r.Method, r.Body, r.Length)
+	}
+	if got := r.Header.Get("Content-Type"); got != ctype {
+		t.Fatalf("Content-Type %q, want the declared %q", got, ctype)
+	}
+	segs := strings.Split(strings.TrimPrefix(r.Path, "/upload/"), "/")
+	if len(segs) != 2 || segs[1] != name {
+		t.Fatalf("path %q (raw %q): want /upload/<slot>/%s", r.Path, r.RequestURI, name)
+	}
+	P := segs[0] + "/" + segs[1]
+	L := strconv.FormatInt(r.Length, 10)
+	get, err := url.Parse(slot.Get)
+	if err != nil || get.RawQuery != "" || get.Path != r.Path {
+		t.Fatalf("GET URL %q: want the PUT path %q without a query", slot.Get, r.Path)
+	}
+	switch p.Mode {
+	case ExtV1:
+		if len(r.Query) != 1 || r.Query.Get("v") != mac(P+" "+L) {
+			t.Fatalf("query %v: want only v = HMAC(%q)", r.Query, P+" "+L)
+		}
+	case ExtV2:
+		msg := P + "\x00" + L + "\x00" + r.Header.Get("Content-Type")
+		if len(r.Query) != 1 || r.Query.Get("v2") != mac(msg) {
+			t.Fatalf("query %v: want only v2 = HMAC(%q)", r.Query, msg)
+		}
+	case Share:
+		if len(r.Query) != 0 {
+			t.Fatalf("query %v: want none", r.Query)
+		}
+		auth := r.Header.Get("Authorization")
+		if auth != slot.Headers["Authorization"] || !strings.HasPrefix(auth, "Bearer ") {
+			t.Fatalf("Authorization %q: want the slot's %q", auth, slot.Headers["Authorization"])
+		}
+		hdr, c := verifyJWT(t, strings.TrimPrefix(auth, "Bearer "))
+		if hdr["alg"] != "HS256" || hdr["typ"] != "JWT" {
+			t.Fatalf("JWT header %v", hdr)
+		}
+		want := claims{Sub: p.User, Iat: c.Iat, Exp: c.Iat + 300, Slot: segs[0], Expires: c.Iat + 7*86400,
+			Filename: name, Filesize: int64(len(data)), Filetype: ctype}
+		if c != want {
+			t.Fatalf("claims %+v\nwant   %+v", c, want)
+		}
+		if now := time.Now().Unix(); c.Iat < now-60 || c.Iat > now+60 {
+			t.Fatalf("iat %d is not now (%d)", c.Iat, now)
+		}
 	}
 }
 
