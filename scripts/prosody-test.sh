@@ -9,7 +9,8 @@
 # State lives in $XMPPTEST_DIR (default /tmp/alist-edge-xmpptest). c2s listens on a free
 # 127.0.0.1 port with STARTTLS on a self-signed certificate; no s2s, no HTTP listener.
 # `start` prints `export X=...` lines: XMPP_C2S_PORT, XMPP_DOMAIN, XMPP_UPLOAD_JID, XMPP_USER,
-# XMPP_PASSWORD, XMPP_USER2, XMPP_PASSWORD2, XMPPTEST_DIR.
+# XMPP_PASSWORD, XMPP_USER2, XMPP_PASSWORD2, XMPPTEST_DIR. With XMPPTEST_WATCH_PID set, Prosody
+# dies with that process.
 set -euo pipefail
 
 DIR=${XMPPTEST_DIR:-/tmp/alist-edge-xmpptest}
@@ -127,8 +128,19 @@ start() {
 			{ cat "$DIR/register.log" >&2; die "prosodyctl register $1 failed"; }
 	done
 	# Foreground process in the background: stop kills exactly this pid.
-	prosody -F --config "$DIR/prosody.cfg.lua" >"$DIR/stdout.log" 2>&1 &
+	prosody -F --config "$DIR/prosody.cfg.lua" >"$DIR/stdout.log" 2>&1 </dev/null &
 	echo $! >"$DIR/pid"
+	# XMPPTEST_WATCH_PID (the test process): Prosody is killed when that process is gone, so a
+	# killed or timed-out test leaves nothing running.
+	if [ -n "${XMPPTEST_WATCH_PID:-}" ]; then
+		local ppid=$!
+		(
+			while kill -0 "$XMPPTEST_WATCH_PID" 2>/dev/null && kill -0 "$ppid" 2>/dev/null; do
+				sleep 1
+			done
+			kill -9 "$ppid" 2>/dev/null || true
+		) >/dev/null 2>&1 </dev/null &
+	fi
 	local ok=
 	for _ in $(seq 1 100); do
 		if ! alive; then

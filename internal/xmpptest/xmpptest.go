@@ -142,6 +142,7 @@ func (s *Server) start(baseURL, secret string) error {
 		"XMPPTEST_MODE=" + string(s.Mode),
 		"XMPPTEST_BASE_URL=" + baseURL,
 		"XMPPTEST_SECRET=" + secret,
+		"XMPPTEST_WATCH_PID=" + strconv.Itoa(os.Getpid()),
 	}, "start")
 	if err != nil {
 		return err

@@ -240,14 +240,30 @@ func TestGoSendxmppSignsTheSniffedType(t *testing.T) {
 	}
 }
 
-// TestClientFailureIsAnError: a refused login comes back as an error, not as an empty result.
-func TestClientFailureIsAnError(t *testing.T) {
-	_, srv := newRecorder(t)
+// TestClientOptions: a refused login comes back as an error, not as an empty result; Puts < 0
+// only asks for the slot (for tests that tamper with it and PUT themselves); Size announces a
+// size other than the body's, and the MAC covers the announced one.
+func TestClientOptions(t *testing.T) {
+	rec, srv := newRecorder(t)
 	p := Start(t, ExtV1, srv.URL+"/upload/", secret)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	_, err := p.UploadAs(ctx, p.User, "wrong-password", Upload{Name: "a.txt", Data: []byte("x")})
 	if err == nil || !strings.Contains(err.Error(), "authentication failed") {
-		t.Fatalf("err = %v, want authentication failed", err)
+		t.Fatalf("wrong password: err = %v, want authentication failed", err)
+	}
+	res, err := p.Upload(ctx, Upload{Name: "b.txt", Data: []byte("xyz"), Size: 100, Puts: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rec.all()); n != 0 || len(res.Puts) != 0 {
+		t.Fatalf("slot only: service saw %d requests, client reports %d PUTs", n, len(res.Puts))
+	}
+	u, err := url.Parse(res.Slot.Put)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := mac(strings.TrimPrefix(u.Path, "/upload/") + " 100"); u.Query().Get("v") != want {
+		t.Fatalf("slot %q: v does not cover the announced size 100", res.Slot.Put)
 	}
 }
