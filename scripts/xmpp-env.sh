@@ -50,4 +50,4 @@ if command -v service >/dev/null 2>&1 && echo "$need" | grep -qx prosody; then
 fi
 
 left=$(missing)
-[ -z "$left" ] || die "still missing after apt-get install: $(echo $left)"
+[ -z "$left" ] || die "still missing after apt-get install: $(echo $left) (python checked: $PY; set XMPP_PYTHON)"
