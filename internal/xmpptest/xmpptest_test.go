@@ -242,7 +242,8 @@ func TestGoSendxmppSignsTheSniffedType(t *testing.T) {
 
 // TestClientOptions: a refused login comes back as an error, not as an empty result; Puts < 0
 // only asks for the slot (for tests that tamper with it and PUT themselves); Size announces a
-// size other than the body's, and the MAC covers the announced one.
+// size other than the body's, and the MAC covers the announced one; Get fetches the GET URL
+// (the recorder answers GET with 405) and reports the answer.
 func TestClientOptions(t *testing.T) {
 	rec, srv := newRecorder(t)
 	p := Start(t, ExtV1, srv.URL+"/upload/", secret)
@@ -265,5 +266,14 @@ func TestClientOptions(t *testing.T) {
 	}
 	if want := mac(strings.TrimPrefix(u.Path, "/upload/") + " 100"); u.Query().Get("v") != want {
 		t.Fatalf("slot %q: v does not cover the announced size 100", res.Slot.Put)
+	}
+	res, err = p.Upload(ctx, Upload{Name: "c.txt", Data: []byte("hello"), Get: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := rec.all()
+	if res.Get == nil || res.Get.Status != http.StatusMethodNotAllowed || len(reqs) != 2 ||
+		reqs[1].Method != http.MethodGet || reqs[1].RequestURI != strings.SplitN(reqs[0].RequestURI, "?", 2)[0] {
+		t.Fatalf("GET: result %+v, requests %+v", res.Get, reqs)
 	}
 }
