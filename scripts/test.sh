@@ -33,6 +33,8 @@ if [ -z "${TEST_DATABASE_URL:-}" ]; then
   eval "$(bash scripts/pgtest.sh start)"
   trap 'bash scripts/pgtest.sh stop >/dev/null 2>&1 || true' EXIT
 fi
-export ALIST_EDGE_REQUIRE_PG=1 ALIST_EDGE_REQUIRE_BROWSER=1
+# Prosody, prosody-modules, slixmpp and go-sendxmpp (Debian) for the XMPP upload end-to-end tests.
+bash scripts/xmpp-env.sh
+export ALIST_EDGE_REQUIRE_PG=1 ALIST_EDGE_REQUIRE_BROWSER=1 ALIST_EDGE_REQUIRE_XMPP=1
 
 go test -race -count=1 -timeout 20m ./... "$@"
