@@ -107,7 +107,7 @@ func TestCutConnection(t *testing.T) {
 	const size = 1 << 20
 	p := "cut/half.bin"
 	u, _ := url.Parse(e.v1URL(p, size))
-	c := rawPUT(t, e, u.RequestURI(), size, body(size / 2))
+	c := rawPUT(t, e, u.RequestURI(), size, body(size/2))
 	defer c.Close()
 	time.Sleep(100 * time.Millisecond)
 	// While the body is coming, its name is not visible.
