@@ -137,15 +137,19 @@ func (f *files) create(p string, body io.Reader, size int64) (err error) {
 type onlyWriter struct{ io.Writer }
 
 // remove deletes p and then its folders while they are empty (Prosody's per-slot folders);
-// a file already gone is not an error.
-func (f *files) remove(p string) error {
-	if err := f.root.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+// a file already gone is not an error (existed says which).
+func (f *files) remove(p string) (existed bool, err error) {
+	if err := f.root.Remove(p); err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			return false, err
+		}
+	} else {
+		existed = true
 	}
 	for dir := path.Dir(p); dir != "." && dir != "/"; dir = path.Dir(dir) {
 		if f.root.Remove(dir) != nil {
 			break
 		}
 	}
-	return nil
+	return existed, nil
 }

@@ -57,13 +57,18 @@ func (s *Service) expire(ctx context.Context, cutoff time.Time) {
 			break
 		}
 		for _, u := range rows {
-			if err := s.files.remove(u.Path); err != nil {
+			existed, err := s.files.remove(u.Path)
+			if err != nil {
 				s.log.Warn("upload janitor: cannot delete; kept for the next run", "path", u.Path, "err", err)
 				return
 			}
 			if err := s.uploads.ForgetUpload(ctx, u.Path); err != nil {
 				s.log.Warn("upload janitor: database", "err", err)
 				return
+			}
+			if !existed {
+				s.log.Info("upload forgotten: its file was already gone", "path", u.Path)
+				continue
 			}
 			count++
 			freed += u.Size

@@ -100,7 +100,7 @@ func (s *Service) put(x *pipeline.Exchange, r *http.Request, p string) error {
 	if err := s.uploads.AddUpload(r.Context(), row); err != nil {
 		// A 201 promises a file GET can serve and the janitor can expire: without its row it is
 		// neither, so it goes.
-		_ = s.files.remove(p)
+		_, _ = s.files.remove(p)
 		outcome, x.Err = "failed", err
 		return s.refuse(x, errDB)
 	}
