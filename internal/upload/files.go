@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -83,6 +84,9 @@ func (f *files) create(p string, body io.Reader, size int64) (err error) {
 	dir := path.Dir(p)
 	if dir != "." {
 		if err := f.root.MkdirAll(dir, 0o750); err != nil {
+			if errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.ENOTDIR) {
+				return errExists // a file stands where the slot needs a folder
+			}
 			return err
 		}
 	}

@@ -74,6 +74,7 @@ func (s *Service) put(x *pipeline.Exchange, r *http.Request, p string) error {
 	meter := s.store.Meter(req, d)
 	defer meter.Close()
 	if s.files.exists(p) {
+		outcome = "exists"
 		return s.refuse(x, errExistsAnswer)
 	}
 	if free, err := s.files.freeSpace(); err == nil {
@@ -88,7 +89,8 @@ func (s *Service) put(x *pipeline.Exchange, r *http.Request, p string) error {
 	received = body.n
 	switch {
 	case errors.Is(err, errExists):
-		return s.refuse(x, errExistsAnswer) // the other PUT of this slot won
+		outcome = "exists"
+		return s.refuse(x, errExistsAnswer) // the other PUT of this slot won, or a folder is in the way
 	case errors.Is(err, errShortBody) || (err != nil && r.Context().Err() != nil):
 		outcome = pipeline.ReasonClientGone
 		return pipeline.ErrClientGone

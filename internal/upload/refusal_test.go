@@ -91,6 +91,8 @@ func TestRefusals(t *testing.T) {
 		{"extension", signed("x/page.html", 3), 3, "PUT", 415, "extension"},
 		{"no extension", signed("x/page", 3), 3, "PUT", 415, "extension"},
 		{"exists", signed("ok/exists.txt", 3), 3, "PUT", 409, "exists"},
+		{"a file where a folder is needed", signed("ok/exists.txt/under.txt", 3), 3, "PUT", 409, "exists"},
+		{"a folder's name, no extension", signed("ok", 3), 3, "PUT", 415, "extension"},
 		{"method", signed("ok/exists.txt", 3), 0, "DELETE", 405, "method"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
