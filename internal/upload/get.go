@@ -68,7 +68,7 @@ func (s *Service) get(x *pipeline.Exchange, r *http.Request, p string) error {
 	} else {
 		h.Set("Content-Disposition", disp)
 	}
-	http.ServeContent(x.W, r, "", row.UploadedAt, fh)
+	http.ServeContent(newIdleWriter(x.W), r, "", row.UploadedAt, fh)
 	return nil
 }
 

@@ -131,8 +131,24 @@ func TestTTL(t *testing.T) {
 			_ = os.Remove(filepath.Join(e.dir, "old3", "gone.bin"))
 			e.clk.Add(30 * time.Minute)
 			e.put(e.v1URL("new/c.bin", 10), body(10))
+			// A temporary file a crash left two hours ago goes too; a live upload's stays.
+			stale := filepath.Join(e.dir, "old1", tempPrefix+"crashed.part")
+			live := filepath.Join(e.dir, "new", tempPrefix+"live.part")
+			_ = os.WriteFile(stale, []byte("x"), 0o600)
+			_ = os.WriteFile(live, []byte("x"), 0o600)
+			_ = os.Chtimes(stale, e.clk.Now().Add(-2*time.Hour), e.clk.Now().Add(-2*time.Hour))
+			_ = os.Chtimes(live, e.clk.Now().Add(5*time.Minute), e.clk.Now().Add(5*time.Minute))
 			e.clk.Add(31 * time.Minute)
+			e.svc.tidyMu.Lock()
+			e.svc.lastSweep = time.Time{}
+			e.svc.tidyMu.Unlock()
 			e.svc.tidy()
+			if _, err := os.Stat(stale); !os.IsNotExist(err) {
+				t.Fatalf("stale temporary file kept: %v", err)
+			}
+			if _, err := os.Stat(live); err != nil {
+				t.Fatalf("live temporary file removed: %v", err)
+			}
 			for _, p := range []string{"old1/a.bin", "old2/b.bin"} {
 				if _, err := os.Stat(filepath.Join(e.dir, filepath.FromSlash(p))); !os.IsNotExist(err) {
 					t.Fatalf("%s not expired: %v", p, err)

@@ -32,12 +32,18 @@ const expireBatch = 500
 
 // tidy is one janitor run.
 func (s *Service) tidy() {
+	s.tidyMu.Lock()
+	defer s.tidyMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	if now := time.Now(); now.Sub(s.lastSweep) >= time.Hour {
+		// A walk of the whole folder: hourly, not every run.
+		s.lastSweep = now
+		s.sweepTemp(s.clock().Add(-time.Hour))
+	}
 	if ttl := s.set.Load().ttl; ttl > 0 {
 		s.expire(ctx, s.clock().Add(-ttl))
 	}
-	s.sweepTemp(s.clock().Add(-time.Hour))
 	if files, bytes, err := s.uploads.UploadTotals(ctx); err == nil {
 		s.m.storedFiles.Set(float64(files))
 		s.m.storedBytes.Set(float64(bytes))

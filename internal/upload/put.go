@@ -84,7 +84,8 @@ func (s *Service) put(x *pipeline.Exchange, r *http.Request, p string) error {
 		}
 	}
 
-	body := &countingReader{r: r.Body, add: meter.Add}
+	rc := http.NewResponseController(x.W)
+	body := &countingReader{r: &idleReader{r: r.Body, rc: rc}, add: meter.Add}
 	err = s.files.create(p, body, size)
 	received = body.n
 	switch {
@@ -110,6 +111,8 @@ func (s *Service) put(x *pipeline.Exchange, r *http.Request, p string) error {
 	s.m.storedFiles.Inc()
 	s.m.storedBytes.Add(float64(size))
 	s.log.Info("upload stored", "request_id", x.ID, "protocol", g.protocol, "size", size)
+	// The answer's write deadline started with the request; the body may have taken longer.
+	_ = rc.SetWriteDeadline(time.Now().Add(idleTimeout))
 	h := x.W.Header()
 	httpx.SetCORS(h, r)
 	h.Set("Content-Length", "0")

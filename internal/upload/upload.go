@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,6 +65,8 @@ type Service struct {
 	pipe    *pipeline.Pipeline
 
 	stop, done chan struct{}
+	tidyMu     sync.Mutex
+	lastSweep  time.Time // the janitor's last sweep of temporary files (under tidyMu)
 }
 
 // New opens UPLOAD_DIR and starts the janitor.
