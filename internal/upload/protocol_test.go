@@ -151,8 +151,12 @@ func TestSecretRotation(t *testing.T) {
 	if r := e.put(u, []byte("abc")); r.StatusCode != 201 {
 		t.Fatalf("old key: %d", r.StatusCode)
 	}
-	if _, err := e.svc.Reload(map[string]string{"UPLOAD_DIR": e.dir, "UPLOAD_SECRET": testSecret, "SQLITE_PATH": "ignored-needs-restart.db"}); err != nil {
-		t.Fatal(err)
+	restart, err := e.svc.Reload(map[string]string{"UPLOAD_DIR": e.dir, "UPLOAD_SECRET": testSecret, "SQLITE_PATH": "ignored-needs-restart.db", "UPLOAD_MIN_FREE": "0"})
+	if err != nil || len(restart) != 1 || restart[0] != "SQLITE_PATH" {
+		t.Fatalf("reload: restart %v, err %v", restart, err)
+	}
+	if _, err := e.svc.Reload(map[string]string{"UPLOAD_DIR": e.dir, "UPLOAD_SECRET": "change-me"}); err == nil {
+		t.Fatal("a placeholder secret was reloaded")
 	}
 	p = "rot/b.txt"
 	if r := e.put(e.srv.URL+"/upload/"+p+"?v="+mac(old, p+" 3"), []byte("abc")); r.StatusCode != 403 {
