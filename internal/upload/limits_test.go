@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alist-edge/alist-edge/internal/logx"
 )
 
 // TestAutoBan: repeated bad MACs ban the subnet through the shared RecordFailure (written
@@ -31,9 +33,17 @@ func TestAutoBan(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// A bad token counts as well, and its 401 line is one fail2ban reads (logx.WrongSignature).
+	// Credentials are checked before the ban (the shared check also counts the rate and
+	// reserves the quota, which only a verified upload should spend).
 	logs := e.log.String()
 	if !strings.Contains(logs, `"status":403`) || !strings.Contains(logs, `"reason":"upload MAC mismatch"`) || !strings.Contains(logs, `"reason":"banned"`) {
 		t.Fatalf("access lines:\n%s", logs)
+	}
+	e2 := newEnv(t, envOpt{})
+	e2.put(e2.srv.URL+"/upload/s/a.png", []byte("abc"), "Authorization", "Bearer not.a.token")
+	if !strings.Contains(e2.log.String(), `"status":401,"bytes":`) || !strings.Contains(e2.log.String(), `"reason":"upload token invalid"`) || !logx.WrongSignature("upload token invalid") {
+		t.Fatalf("bad token access line:\n%s", e2.log.String())
 	}
 }
 

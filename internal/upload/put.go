@@ -44,7 +44,12 @@ func (s *Service) put(x *pipeline.Exchange, r *http.Request, p string) error {
 	if e != nil {
 		if e.Reason == "signature" {
 			s.store.RecordFailure(quota.ScopeUpload, x.Subnet)
-			x.LogReason = e.Message // "… mismatch" / "invalid …": what the fail2ban filter reads
+			// The access line's reason ends in "mismatch"/"invalid": what the fail2ban filter
+			// (and logx.WrongSignature) counts as a forged credential.
+			x.LogReason = "upload MAC mismatch"
+			if e == errBadToken {
+				x.LogReason = "upload token invalid"
+			}
 		}
 		if e.Status == http.StatusUnauthorized || e == errNoCredentials {
 			x.W.Header().Set("WWW-Authenticate", "Bearer")
