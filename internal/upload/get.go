@@ -26,7 +26,7 @@ func (s *Service) get(x *pipeline.Exchange, r *http.Request, p string) error {
 		return s.refuse(x, errDB)
 	}
 	if !ok {
-		return errNotFound
+		return s.refuse(x, errNotFound)
 	}
 	fh, err := s.files.root.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -34,7 +34,7 @@ func (s *Service) get(x *pipeline.Exchange, r *http.Request, p string) error {
 		_ = s.uploads.ForgetUpload(r.Context(), p)
 		s.m.storedFiles.Dec()
 		s.m.storedBytes.Sub(float64(row.Size))
-		return errNotFound
+		return s.refuse(x, errNotFound)
 	}
 	if err != nil {
 		return err
@@ -45,7 +45,7 @@ func (s *Service) get(x *pipeline.Exchange, r *http.Request, p string) error {
 		return err
 	}
 	if !fi.Mode().IsRegular() {
-		return errNotFound
+		return s.refuse(x, errNotFound)
 	}
 	h := x.W.Header()
 	httpx.SetCORS(h, r)

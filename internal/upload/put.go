@@ -1,6 +1,7 @@
 package upload
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -105,7 +106,10 @@ func (s *Service) put(x *pipeline.Exchange, r *http.Request, p string) error {
 		return err
 	}
 	row := quota.Upload{Path: p, Size: size, ContentType: g.contentType, UploadedAt: s.clock()}
-	if err := s.uploads.AddUpload(r.Context(), row); err != nil {
+	// The body is complete: its row is committed even if the client hangs up now.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+	defer cancel()
+	if err := s.uploads.AddUpload(ctx, row); err != nil {
 		// A 201 promises a file GET can serve and the janitor can expire: without its row it is
 		// neither, so it goes.
 		_, _ = s.files.remove(p)
