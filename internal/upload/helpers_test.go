@@ -44,7 +44,7 @@ func (c *clock) Add(d time.Duration) {
 
 // env is one service under test: a real SQLite file (or Postgres), a real folder, a real listener.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	svc   *Service
 	srv   *httptest.Server
 	dir   string
@@ -60,7 +60,7 @@ type envOpt struct {
 	free     func() (int64, error)
 }
 
-func newEnv(t *testing.T, o envOpt) *env {
+func newEnv(t testing.TB, o envOpt) *env {
 	t.Helper()
 	dir := t.TempDir()
 	vars := map[string]string{"UPLOAD_DIR": filepath.Join(dir, "files"), "UPLOAD_SECRET": testSecret,
