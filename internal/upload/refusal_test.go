@@ -76,6 +76,8 @@ func TestRefusals(t *testing.T) {
 		{"bad MAC", e.srv.URL + "/upload/a/b.txt?v=" + strings.Repeat("0", 64), 3, "PUT", 403, "signature"},
 		{"MAC not hex", e.srv.URL + "/upload/a/b.txt?v=thisisinvalid", 3, "PUT", 403, "signature"},
 		{"MAC upper case", e.srv.URL + "/upload/a/b.txt?v=" + strings.ToUpper(mac(testSecret, "a/b.txt 3")), 3, "PUT", 403, "signature"},
+		{"v2 for another type", e.v2URL("v2", "a/b.txt", 3, "image/jpeg"), 3, "PUT", 403, "signature"}, // sent as text/plain
+		{"v1 MAC as v2", e.srv.URL + "/upload/a/b.txt?v2=" + mac(testSecret, "a/b.txt 3"), 3, "PUT", 403, "signature"},
 		{"MAC for another size", e.srv.URL + "/upload/a/b.txt?v=" + mac(testSecret, "a/b.txt 4"), 3, "PUT", 403, "signature"},
 		{"dot-dot", raw("a/../b.txt", "a/../b.txt", 3), 3, "PUT", 400, "path"},
 		{"encoded dot-dot", raw("a/%2e%2e/b.txt", "a/../b.txt", 3), 3, "PUT", 400, "path"},
@@ -98,6 +100,7 @@ func TestRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := testutilCounter(t, e, "upload_refusals_total", tc.reason)
 			req, _ := http.NewRequest(tc.method, tc.url, strings.NewReader(string(body(tc.n))))
+			req.Header.Set("Content-Type", "text/plain")
 			r := e.do(req)
 			if r.StatusCode != tc.want {
 				t.Fatalf("%d, want %d", r.StatusCode, tc.want)
