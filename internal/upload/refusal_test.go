@@ -1,6 +1,10 @@
 package upload
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -146,5 +150,26 @@ func TestMinFree(t *testing.T) {
 	e2 := newEnv(t, envOpt{vars: map[string]string{"UPLOAD_MIN_FREE": "1000PB"}})
 	if r := e2.put(e2.v1URL("f/a.bin", 1), body(1)); r.StatusCode != http.StatusInsufficientStorage {
 		t.Fatalf("real statfs: %d", r.StatusCode)
+	}
+}
+
+// TestProsodyJWTFormat: a token built the way Prosody's util/jwt builds it (its static header,
+// unpadded base64url, util.json's escaped slashes, integer claims) is accepted.
+func TestProsodyJWTFormat(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	b64 := func(s []byte) string { return base64.RawURLEncoding.EncodeToString(s) }
+	now := e.clk.Now().Unix()
+	payload := fmt.Sprintf(`{"expires":%d,"filename":"vid\u00e9o 1.mp4","filesize":4,"filetype":"video\/mp4","iat":%d,"exp":%d,"slot":"3b0c8c2e-05c1-4cc1-9f0e-1b2f9a3c4d5e","sub":"juliet@capulet.lit"}`,
+		now+86400, now, now+300)
+	signed := b64([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + b64([]byte(payload))
+	h := hmac.New(sha256.New, []byte(testSecret))
+	h.Write([]byte(signed))
+	tok := signed + "." + b64(h.Sum(nil))
+	r := e.put(e.srv.URL+"/upload/3b0c8c2e-05c1-4cc1-9f0e-1b2f9a3c4d5e/vid%C3%A9o%201.mp4", []byte("abcd"), "Authorization", "Bearer "+tok)
+	if r.StatusCode != 201 {
+		t.Fatalf("Prosody-made token: %d", r.StatusCode)
+	}
+	if g, _ := e.get("3b0c8c2e-05c1-4cc1-9f0e-1b2f9a3c4d5e/vidéo 1.mp4"); g.Header.Get("Content-Type") != "video/mp4" {
+		t.Fatalf("type %q", g.Header.Get("Content-Type"))
 	}
 }
