@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
 	"slices"
 	"time"
 
@@ -47,9 +48,13 @@ func (s *Service) put(x *pipeline.Exchange, r *http.Request, p string) error {
 			s.store.RecordFailure(quota.ScopeUpload, x.Subnet)
 			// The access line's reason ends in "mismatch"/"invalid": what the fail2ban filter
 			// (and logx.WrongSignature) counts as a forged credential.
-			x.LogReason = "upload MAC mismatch"
-			if e == errBadToken {
+			switch e {
+			case errBadToken:
 				x.LogReason = "upload token invalid"
+			case errNoCredentials:
+				x.LogReason = "upload credentials missing"
+			default:
+				x.LogReason = "upload MAC mismatch"
 			}
 		}
 		if e.Status == http.StatusUnauthorized || e == errNoCredentials {
@@ -98,7 +103,8 @@ func (s *Service) put(x *pipeline.Exchange, r *http.Request, p string) error {
 	case errors.Is(err, errExists):
 		outcome = "exists"
 		return s.refuse(x, errExistsAnswer) // the other PUT of this slot won, or a folder is in the way
-	case errors.Is(err, errShortBody) || (err != nil && r.Context().Err() != nil):
+	case errors.Is(err, errShortBody) || errors.Is(err, os.ErrDeadlineExceeded) || (err != nil && r.Context().Err() != nil):
+		// Cut, stalled past idleTimeout, or gone: the body is discarded.
 		outcome = pipeline.ReasonClientGone
 		return pipeline.ErrClientGone
 	case err != nil:
