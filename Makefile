@@ -7,8 +7,8 @@ BIN := bin
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-build: ## build both services into bin/
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/proxy ./cmd/landing
+build: ## build the services into bin/
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/proxy ./cmd/landing ./cmd/upload
 
 run: ## run proxy and landing on SQLite in front of ./data/files (quick start)
 	bash scripts/quickstart.sh

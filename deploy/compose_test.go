@@ -45,7 +45,7 @@ func loadCompose(t *testing.T, file string, mutate func(string) string) (*types.
 	}
 	opts, err := cli.NewProjectOptions([]string{filepath.Join(dir, file)},
 		cli.WithWorkingDirectory(dir), cli.WithEnvFiles(filepath.Join(dir, ".env")), cli.WithDotEnv,
-		cli.WithoutEnvironmentResolution)
+		cli.WithoutEnvironmentResolution, cli.WithProfiles([]string{"xmpp"})) // xmpp: the upload service
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestComposeFiles(t *testing.T) {
 			if err != nil {
 				t.Fatalf("compose-go rejects %s: %v", file, err)
 			}
-			for _, want := range []string{"proxy", "landing"} {
+			for _, want := range []string{"proxy", "landing", "upload"} {
 				if _, ok := p.Services[want]; !ok {
 					t.Errorf("no %q service", want)
 				}
@@ -122,7 +122,7 @@ func TestComposeFiles(t *testing.T) {
 					t.Errorf("%s: no published port", name)
 				}
 				for _, port := range s.Ports {
-					if port.Target == 9090 || port.Target == 9091 {
+					if port.Target == 9090 || port.Target == 9091 || port.Target == 9092 {
 						t.Errorf("%s publishes the admin port %d", name, port.Target)
 					}
 				}

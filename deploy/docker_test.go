@@ -167,12 +167,12 @@ func TestDockerfileRules(t *testing.T) {
 	for _, in := range build.instructions {
 		buildText.WriteString(in.cmd + " " + in.args + "\n")
 	}
-	for _, want := range []string{"CGO_ENABLED=0", "./cmd/proxy", "./cmd/landing", "./deploy/healthcheck"} {
+	for _, want := range []string{"CGO_ENABLED=0", "./cmd/proxy", "./cmd/landing", "./cmd/upload", "./deploy/healthcheck"} {
 		if !strings.Contains(buildText.String(), want) {
 			t.Errorf("build stage lacks %q", want)
 		}
 	}
-	for target, port := range map[string]string{"proxy": "8080", "landing": "8081"} {
+	for target, port := range map[string]string{"proxy": "8080", "landing": "8081", "upload": "8082"} {
 		s := names[target]
 		if s == nil {
 			t.Errorf("no target %q", target)

@@ -33,6 +33,11 @@ func accessSamples(t *testing.T) (text string, denied map[string]int) {
 		{RequestID: "e", ClientIP: "198.51.100.9", Method: "GET", Status: 206, Bytes: 10},
 		{RequestID: "f", ClientIP: "198.51.100.9", Method: "GET", Status: 502, Reason: "upstream_error"},
 		{RequestID: `y","status":401,"reason":"z`, ClientIP: "198.51.100.10", Method: "GET", Status: 200},
+		// cmd/upload: a bad MAC, a bad token; an existing file and an expired token ban nobody.
+		{RequestID: "g", ClientIP: "192.0.2.20", Subnet: "192.0.2.20/32", Method: "PUT", Status: 403, Reason: "upload MAC mismatch"},
+		{RequestID: "h", ClientIP: "192.0.2.20", Subnet: "192.0.2.20/32", Method: "PUT", Status: 401, Reason: "upload token invalid"},
+		{RequestID: "i", ClientIP: "192.0.2.21", Subnet: "192.0.2.21/32", Method: "PUT", Status: 409, Reason: "exists"},
+		{RequestID: "j", ClientIP: "192.0.2.21", Subnet: "192.0.2.21/32", Method: "PUT", Status: 410, Reason: "token_expired"},
 	}
 	for i, r := range recs {
 		ll := l

@@ -16,7 +16,7 @@ import (
 
 // systemd units (deploy/systemd): structure, systemd-analyze verify and security.
 
-var units = []string{"alist-edge-proxy.service", "alist-edge-landing.service"}
+var units = []string{"alist-edge-proxy.service", "alist-edge-landing.service", "alist-edge-upload.service"}
 
 // unitFile is section → key → values (in order).
 type unitFile map[string]map[string][]string

@@ -15,7 +15,7 @@ import (
 
 // Variables the services read outside the config structs, with the service(s) that read them.
 var processVars = map[string]string{
-	"ENV_FILE":    "both", // cmd/*: KEY=VALUE file read over the environment (again on SIGHUP)
+	"ENV_FILE":    "all",  // cmd/*: KEY=VALUE file read over the environment (again on SIGHUP)
 	"HTTPS_PROXY": "both", // proxy: internal/origin.ProxyFromEnviron; landing: net/http's default transport
 	"HTTP_PROXY":  "both",
 	"NO_PROXY":    "both",
@@ -27,18 +27,25 @@ var composeOnlyVars = map[string]bool{"POSTGRES_PASSWORD": true}
 
 // envVar is one variable a config struct reads.
 type envVar struct {
-	services map[string]bool   // "proxy", "landing"
+	services map[string]bool   // "proxy", "landing", "upload"
 	defaults map[string]string // service → envDefault (absent: no default)
 }
 
+// serviceCell: "all" (the three services), "both" (proxy and landing), else the names.
 func (v envVar) serviceCell() string {
-	if v.services["proxy"] && v.services["landing"] {
+	switch {
+	case len(v.services) == 3:
+		return "all"
+	case len(v.services) == 2 && v.services["proxy"] && v.services["landing"]:
 		return "both"
 	}
-	for s := range v.services {
-		return s
+	var names []string
+	for _, s := range []string{"proxy", "landing", "upload"} {
+		if v.services[s] {
+			names = append(names, s)
+		}
 	}
-	return ""
+	return strings.Join(names, ", ")
 }
 
 // configVars walks the env tags of config.Proxy and config.Landing (embedded structs included).
@@ -71,8 +78,9 @@ func configVars(t *testing.T) map[string]*envVar {
 	}
 	walk(reflect.TypeOf(config.Proxy{}), "proxy")
 	walk(reflect.TypeOf(config.Landing{}), "landing")
+	walk(reflect.TypeOf(config.Upload{}), "upload")
 	// EnvNames is what other checks use: it must agree with this walk.
-	for svc, cfg := range map[string]any{"proxy": &config.Proxy{}, "landing": &config.Landing{}} {
+	for svc, cfg := range map[string]any{"proxy": &config.Proxy{}, "landing": &config.Landing{}, "upload": &config.Upload{}} {
 		for _, n := range config.EnvNames(cfg) {
 			if n == "-" {
 				continue // the derived field's env:"-" tag, not a variable
@@ -243,7 +251,7 @@ func singleDefault(v *envVar) string {
 }
 
 func groupName(who string) string {
-	if who == "both" {
+	if who == "both" || who == "all" {
 		return "shared"
 	}
 	return who + " only"
@@ -258,7 +266,7 @@ func defaultCell(v *envVar) string {
 		return "empty"
 	}
 	var parts []string
-	for _, s := range []string{"proxy", "landing"} {
+	for _, s := range []string{"proxy", "landing", "upload"} {
 		if d, ok := v.defaults[s]; ok {
 			parts = append(parts, s+" `"+d+"`")
 		}

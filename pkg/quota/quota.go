@@ -23,6 +23,7 @@ type Scope string
 const (
 	ScopeProxy   Scope = "proxy"
 	ScopeLanding Scope = "landing"
+	ScopeUpload  Scope = "upload" // cmd/upload: upload rate, byte quota and bad-MAC bans
 )
 
 // Size is a bandwidth limit: a fixed byte count, or a multiple of the file's size
