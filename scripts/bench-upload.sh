@@ -16,6 +16,7 @@ CGO_ENABLED=0 go build -trimpath -o "$W/upload" ./cmd/upload
 UP=$((30000 + RANDOM % 20000)); UA=$((UP+1)); NP=$((UP+2))
 SECRET=bench-upload-secret-0123456789abcdef
 cat > "$W/nginx/nginx.conf" <<NGX
+user root;
 worker_processes 1;
 pid $W/nginx/nginx.pid;
 error_log $W/nginx/error.log;
@@ -45,17 +46,18 @@ print(urllib.parse.quote(p) + "?v=" + hmac.new(secret.encode(), (p + " " + size)
 PY
 }
 peak_rss() { local pid=$1 peak=0 r; while kill -0 "$2" 2>/dev/null; do r=$(awk '/VmRSS/{print $2}' /proc/$pid/status); [ "$r" -gt "$peak" ] && peak=$r; sleep 0.05; done; echo $peak; }
-big() { # target round -> seconds for one 256 MiB PUT
-  local t=$1 r=$2 url
-  if [ "$t" = upload ]; then url="http://127.0.0.1:$UP/upload/$(slot "r$r/big.bin" $((256 << 20)))"; else url="http://127.0.0.1:$NP/dav/r$r/big.bin"; fi
+big() { # target url -> status and seconds for one 256 MiB PUT
+  local url=$1
   curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -T "$W/src/big.bin" -H 'Content-Type: application/octet-stream' "$url"
 }
-small() { # target round -> seconds for 16 parallel 1 MiB PUTs
-  local t=$1 r=$2 start end
+small() { # target round -> seconds for 16 parallel 1 MiB PUTs (URLs signed before the clock starts)
+  local t=$1 r=$2 start end urls=()
+  for i in $(seq 16); do
+    if [ "$t" = upload ]; then urls+=("http://127.0.0.1:$UP/upload/$(slot "r$r/s$i.bin" $((1 << 20)))"); else urls+=("http://127.0.0.1:$NP/dav/r$r/s$i.bin"); fi
+  done
   start=$(date +%s.%N)
   for i in $(seq 16); do
-    if [ "$t" = upload ]; then url="http://127.0.0.1:$UP/upload/$(slot "r$r/s$i.bin" $((1 << 20)))"; else url="http://127.0.0.1:$NP/dav/r$r/s$i.bin"; fi
-    curl -s -o /dev/null -T "$W/src/s$i.bin" -H 'Content-Type: application/octet-stream' "$url" &
+    curl -s -o /dev/null -w '%{http_code}\n' -T "$W/src/s$i.bin" -H 'Content-Type: application/octet-stream' "${urls[$((i-1))]}" >> "$W/small.codes" &
   done
   wait
   end=$(date +%s.%N)
@@ -66,14 +68,17 @@ echo "|---|---|---|---|---|"
 for r in $(seq "$ROUNDS"); do
   for t in upload nginx; do
     if [ "$t" = upload ]; then
-      big $t "$r" > "$W/big.out" & B=$!
-      rss=$(peak_rss $UPID $B); wait $B
+      u="http://127.0.0.1:$UP/upload/$(slot "r$r/big.bin" $((256 << 20)))"
+      big "$u" > "$W/big.out" & B=$!
+      rss="$(peak_rss $UPID $B) KiB"; wait $B
     else
-      big $t "$r" > "$W/big.out"; rss="-"
+      big "http://127.0.0.1:$NP/dav/r$r/big.bin" > "$W/big.out"; rss="-"
     fi
+    : > "$W/small.codes"
     read -r code secs < "$W/big.out"
     s=$(small $t "$r")
-    echo "| $r | $t | $code, $secs, $(awk "BEGIN{printf \"%.0f\", 256*1.048576/$secs}") | $s, $(awk "BEGIN{printf \"%.0f\", 16*1.048576/$s}") | ${rss} KiB |"
+    codes=$(sort "$W/small.codes" | uniq -c | awk '{printf "%s×%s ", $1, $2}')
+    echo "| $r | $t | $code, $secs s, $(awk "BEGIN{printf \"%.0f\", 256*1.048576/$secs}") MB/s | ${codes}$s s, $(awk "BEGIN{printf \"%.0f\", 16*1.048576/$s}") MB/s | $rss |"
   done
   rm -rf "$W/up/r$r" "$W/dav/r$r"
 done
