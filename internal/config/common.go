@@ -117,13 +117,13 @@ func (c *Common) validate(p *Problems, own, other vocabulary) Derived {
 	hs, ss := splitList(c.VerifyHeader), splitList(c.VerifySecret)
 	if len(hs) != len(ss) {
 		p.Addf("VERIFY_HEADER/VERIFY_SECRET: %d header(s) but %d secret(s); give equal-length comma lists", len(hs), len(ss))
-	}
-	if c.MaxConnections < 0 {
-		p.Addf("MAX_CONNECTIONS=%d; accepted: 0 (no cap) or a positive number of connections", c.MaxConnections)
 	} else {
 		for i := range hs {
 			d.VerifyHeaders = append(d.VerifyHeaders, [2]string{hs[i], ss[i]})
 		}
+	}
+	if c.MaxConnections < 0 {
+		p.Addf("MAX_CONNECTIONS=%d; accepted: 0 (no cap) or a positive number of connections", c.MaxConnections)
 	}
 	lists := policy.Lists{
 		BlacklistPrefix: c.BlacklistPrefix, BlacklistAction: c.BlacklistAction,
