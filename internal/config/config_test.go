@@ -131,3 +131,22 @@ func FuzzParseEnv(f *testing.F) {
 		}
 	})
 }
+
+// TestVerifyHeaderPairs: equal lists become pairs; unequal ones are a problem, never a panic.
+func TestVerifyHeaderPairs(t *testing.T) {
+	base := map[string]string{"ADDRESS": "https://alist.example.com", "TOKEN": "tok-0123456789abcdef0123", "WORKER_ADDRESS": "https://dl.example.com"}
+	env := func(h, s string) map[string]string {
+		m := map[string]string{"VERIFY_HEADER": h, "VERIFY_SECRET": s}
+		for k, v := range base {
+			m[k] = v
+		}
+		return m
+	}
+	c, err := config.LoadProxy(env("X-A,X-B", "s3cr3t-a-9f8e7d,s3cr3t-b-9f8e7d"))
+	if err != nil || len(c.Parsed.VerifyHeaders) != 2 || c.Parsed.VerifyHeaders[1] != [2]string{"X-B", "s3cr3t-b-9f8e7d"} {
+		t.Fatalf("pairs: %v %v", c, err)
+	}
+	if _, err := config.LoadProxy(env("X-A,X-B", "s3cr3t-a-9f8e7d")); err == nil || !strings.Contains(err.Error(), "VERIFY_HEADER/VERIFY_SECRET") {
+		t.Fatalf("unequal lists: %v", err)
+	}
+}
