@@ -36,10 +36,10 @@ func changedVars(a, b reflect.Value, out *[]string) {
 
 // What the shared runner (internal/runner) reads of either service's configuration.
 
-func (c *Proxy) Base() *Common                  { return &c.Common }
+func (c *Proxy) Base() *Infra                   { return &c.Infra }
 func (c *Proxy) Listen() (public, admin string) { return c.ListenAddr, c.AdminAddr }
 func (c *Proxy) Warnings() []Warning            { return c.Parsed.Warnings }
 
-func (c *Landing) Base() *Common                  { return &c.Common }
+func (c *Landing) Base() *Infra                   { return &c.Infra }
 func (c *Landing) Listen() (public, admin string) { return c.ListenAddr, c.AdminAddr }
 func (c *Landing) Warnings() []Warning            { return c.Parsed.Warnings }

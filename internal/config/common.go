@@ -32,6 +32,13 @@ type Common struct {
 	ExceptPrefix    string `env:"EXCEPT_PREFIX"`
 	ExceptAction    string `env:"EXCEPT_ACTION"`
 
+	// Infra: the listeners, database, client IP, rate, ban and log settings every service reads.
+	Infra
+}
+
+// Infra is what every service reads, the upload service included: client IP, database, request
+// rate, auto-ban, logs, shutdown and the public listener. Field comments are the reference.
+type Infra struct {
 	ClientIPHeader string `env:"CLIENT_IP_HEADER"`
 	TrustedProxies string `env:"TRUSTED_PROXIES"`
 
@@ -103,9 +110,6 @@ func (c *Common) validate(p *Problems, own, other vocabulary) Derived {
 	checkPlaceholder(p, "TOKEN", c.Token, false, "set AList's admin token (AList: Settings → Other → Token)")
 	checkPlaceholder(p, "SIGN_SECRET", c.SignSecret, true, "leave it unset to sign with TOKEN (AList's own links verify only with AList's key, its token), or set your own random key (openssl rand -hex 32)")
 	checkPlaceholder(p, "VERIFY_SECRET", c.VerifySecret, true, "set the value your AList's front end expects in the VERIFY_HEADER header")
-	if c.DatabaseURL != "" {
-		checkDatabaseURL(p, c.DatabaseURL)
-	}
 	kr, err := sign.NewKeyring(c.SignSecret, c.Token)
 	if err != nil {
 		p.Addf("SIGN_SECRET/TOKEN: at least one must be set (the signing key): in front of AList set TOKEN to AList's admin token (AList signs its links with it); for a file:// folder set SIGN_SECRET (openssl rand -hex 32)")
@@ -122,9 +126,6 @@ func (c *Common) validate(p *Problems, own, other vocabulary) Derived {
 			d.VerifyHeaders = append(d.VerifyHeaders, [2]string{hs[i], ss[i]})
 		}
 	}
-	if c.MaxConnections < 0 {
-		p.Addf("MAX_CONNECTIONS=%d; accepted: 0 (no cap) or a positive number of connections", c.MaxConnections)
-	}
 	lists := policy.Lists{
 		BlacklistPrefix: c.BlacklistPrefix, BlacklistAction: c.BlacklistAction,
 		WhitelistPrefix: c.WhitelistPrefix, WhitelistAction: c.WhitelistAction,
@@ -134,18 +135,29 @@ func (c *Common) validate(p *Problems, own, other vocabulary) Derived {
 	pol, err := policy.New(lists, own.words)
 	p.Add(err)
 	d.Policy = pol
+	d.ClientIP, d.Trusted = c.Infra.validate(p)
+	return d
+}
+
+// validate checks Infra (every problem into p) and returns the client-IP extractor and the
+// trusted proxies it parses into.
+func (c *Infra) validate(p *Problems) (*clientip.Extractor, clientip.Prefixes) {
+	if c.DatabaseURL != "" {
+		checkDatabaseURL(p, c.DatabaseURL)
+	}
+	if c.MaxConnections < 0 {
+		p.Addf("MAX_CONNECTIONS=%d; accepted: 0 (no cap) or a positive number of connections", c.MaxConnections)
+	}
 	trusted, err := clientip.ParsePrefixes(c.TrustedProxies)
 	if err != nil {
 		p.Addf("TRUSTED_PROXIES=%q: %v; accepted: comma separated CIDRs or addresses", c.TrustedProxies, err)
 	}
-	d.Trusted = trusted
 	ex, err := clientip.New(c.ClientIPHeader, trusted)
 	if err != nil {
 		p.Addf("CLIENT_IP_HEADER=%q: %v", c.ClientIPHeader, err)
 	} else if c.ClientIPHeader != "" && len(trusted) == 0 && c.UnixSocket == "" {
 		p.Addf("CLIENT_IP_HEADER=%q needs TRUSTED_PROXIES (or UNIX_SOCKET): the header is only believed from those peers", c.ClientIPHeader)
 	}
-	d.ClientIP = ex
 
 	switch c.DBMode {
 	case "sqlite":
@@ -195,16 +207,16 @@ func (c *Common) validate(p *Problems, own, other vocabulary) Derived {
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		p.Addf("TLS_CERT_FILE and TLS_KEY_FILE must be set together")
 	}
-	return d
+	return ex, trusted
 }
 
 // QuotaDB is the database selection for pkg/quota.
-func (c *Common) QuotaDB() quota.DB {
+func (c *Infra) QuotaDB() quota.DB {
 	return quota.DB{Mode: c.DBMode, SQLitePath: c.SQLitePath, DatabaseURL: c.DatabaseURL}
 }
 
-// quotaBase fills the limits both services share.
-func (c *Common) quotaBase() quota.Config {
+// quotaBase fills the limits every service shares.
+func (c *Infra) quotaBase() quota.Config {
 	return quota.Config{
 		WindowTime:    c.WindowTime,
 		RequestLimit:  c.RequestLimit,

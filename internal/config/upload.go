@@ -8,10 +8,9 @@ import (
 	"github.com/alist-edge/alist-edge/pkg/quota"
 )
 
-// Upload is the XMPP upload service's configuration (cmd/upload, docs/upload.md). It does not
-// embed Common: it talks to no AList, so ADDRESS, TOKEN, SIGN_SECRET and the path policy are not
-// its settings; it reads the shared database, log, listener, client-IP, rate and ban variables
-// under the same names and defaults.
+// Upload is the XMPP upload service's configuration (cmd/upload, docs/upload.md). It embeds
+// Infra, not Common: it talks to no AList, so ADDRESS, TOKEN, SIGN_SECRET and the path policy are
+// not its settings.
 type Upload struct {
 	ListenAddr string `env:"LISTEN_ADDR" envDefault:":8082"`
 	AdminAddr  string `env:"ADMIN_ADDR" envDefault:"127.0.0.1:9092"`
@@ -32,31 +31,9 @@ type Upload struct {
 	Quota       ByteSize      `env:"UPLOAD_QUOTA"`
 	QuotaWindow time.Duration `env:"UPLOAD_QUOTA_WINDOW" envDefault:"24h"`
 
-	ClientIPHeader string `env:"CLIENT_IP_HEADER"`
-	TrustedProxies string `env:"TRUSTED_PROXIES"`
-
-	DBMode        string `env:"DB_MODE" envDefault:"sqlite"`
-	SQLitePath    string `env:"SQLITE_PATH" envDefault:"./data/alist-edge.db"`
-	DatabaseURL   string `env:"DATABASE_URL"`
-	PGErrorHandle string `env:"PG_ERROR_HANDLE" envDefault:"fail-closed"`
-
-	WindowTime   time.Duration `env:"WINDOW_TIME" envDefault:"24h"`
-	RequestLimit int           `env:"IPSUBNET_WINDOWTIME_LIMIT" envDefault:"0"`
-	BlockTime    time.Duration `env:"BLOCK_TIME" envDefault:"0"`
-	IPv4Suffix   int           `env:"IPV4_SUFFIX" envDefault:"32"`
-	IPv6Suffix   int           `env:"IPV6_SUFFIX" envDefault:"60"`
-
-	BanAfterFails int           `env:"BAN_AFTER_FAILS" envDefault:"0"`
-	BanWindow     time.Duration `env:"BAN_WINDOW" envDefault:"10m"`
-	BanTime       time.Duration `env:"BAN_TIME" envDefault:"1h"`
-
-	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
-	LogFormat       string        `env:"LOG_FORMAT" envDefault:"json"`
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
-	MaxConnections  int           `env:"MAX_CONNECTIONS" envDefault:"10000"`
-	TLSCertFile     string        `env:"TLS_CERT_FILE"`
-	TLSKeyFile      string        `env:"TLS_KEY_FILE"`
-	UnixSocket      string        `env:"UNIX_SOCKET"`
+	// Infra: the database, client IP, rate, ban, log and listener settings every service reads,
+	// under the same names and defaults.
+	Infra
 
 	Parsed UploadDerived `env:"-"`
 }
@@ -67,7 +44,6 @@ type UploadDerived struct {
 	Extensions []string // lower case, with the dot (".jpg"); empty: any
 	ClientIP   *clientip.Extractor
 	QuotaText  string // UPLOAD_QUOTA as written, echoed in 429 messages
-	common     Common // what the runner reads (Base)
 }
 
 // LoadUpload reads and validates the upload service's configuration, every problem at once.
@@ -112,21 +88,7 @@ func LoadUpload(environ map[string]string) (*Upload, error) {
 	if c.Quota < 0 || (c.Quota > 0 && c.QuotaWindow <= 0) {
 		p.Addf("UPLOAD_QUOTA needs a positive UPLOAD_QUOTA_WINDOW; accepted: %s", durationAccepted)
 	}
-	// The shared settings are checked by the same rules as the other services': validate them
-	// through a Common holding only what this service reads (ADDRESS set to a dummy folder,
-	// a dummy key: neither is used here).
-	c.Parsed.common = Common{
-		Address: "file:///", SignSecret: "upload-service-has-no-signing-key",
-		ClientIPHeader: c.ClientIPHeader, TrustedProxies: c.TrustedProxies,
-		DBMode: c.DBMode, SQLitePath: c.SQLitePath, DatabaseURL: c.DatabaseURL, PGErrorHandle: c.PGErrorHandle,
-		WindowTime: c.WindowTime, RequestLimit: c.RequestLimit, BlockTime: c.BlockTime,
-		IPv4Suffix: c.IPv4Suffix, IPv6Suffix: c.IPv6Suffix,
-		BanAfterFails: c.BanAfterFails, BanWindow: c.BanWindow, BanTime: c.BanTime,
-		LogLevel: c.LogLevel, LogFormat: c.LogFormat, ShutdownTimeout: c.ShutdownTimeout,
-		MaxConnections: c.MaxConnections, TLSCertFile: c.TLSCertFile, TLSKeyFile: c.TLSKeyFile, UnixSocket: c.UnixSocket,
-	}
-	d := c.Parsed.common.validate(&p, proxyVocab, landingVocab)
-	c.Parsed.ClientIP = d.ClientIP
+	c.Parsed.ClientIP, _ = c.Infra.validate(&p) // the shared settings, by the same rules as the other services'
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
@@ -135,15 +97,14 @@ func LoadUpload(environ map[string]string) (*Upload, error) {
 
 // What the shared runner reads.
 
-func (c *Upload) Base() *Common                  { return &c.Parsed.common }
+func (c *Upload) Base() *Infra                   { return &c.Infra }
 func (c *Upload) Listen() (public, admin string) { return c.ListenAddr, c.AdminAddr }
 func (c *Upload) Warnings() []Warning            { return nil }
-func (c *Upload) QuotaDB() quota.DB              { return c.Parsed.common.QuotaDB() }
 
 // QuotaConfig maps the upload limits onto pkg/quota: the byte quota is the "total" quota of
 // ScopeUpload, reserved with the request's Content-Length by the one check.
 func (c *Upload) QuotaConfig() quota.Config {
-	q := c.Parsed.common.quotaBase()
+	q := c.quotaBase()
 	if c.Quota > 0 {
 		q.TotalEnabled = true
 		q.TotalLimit = quota.Size{Bytes: int64(c.Quota)}

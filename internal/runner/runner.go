@@ -39,7 +39,7 @@ type Service interface {
 
 // Config is what the runner needs of a service's configuration (*config.Proxy, *config.Landing).
 type Config interface {
-	Base() *config.Common
+	Base() *config.Infra
 	Listen() (public, admin string)
 	Warnings() []config.Warning
 	QuotaDB() quota.DB
