@@ -134,7 +134,20 @@ func (u sqliteUploads) query(ctx context.Context, q string, args []any, scan fun
 		return err
 	}
 	defer rows.Close()
-	err = scan(func(dest ...any) error {
+	return scanRows(rows, scan)
+}
+
+// rowIter is what database/sql's and pgx's result sets share.
+type rowIter interface {
+	Next() bool
+	Err() error
+	Scan(dest ...any) error
+}
+
+// scanRows hands scan a function that reads the next row into dest (errNoMoreRows past the
+// last), for both backends.
+func scanRows(rows rowIter, scan func(func(...any) error) error) error {
+	err := scan(func(dest ...any) error {
 		if !rows.Next() {
 			if err := rows.Err(); err != nil {
 				return err
@@ -165,18 +178,6 @@ func (u pgUploads) query(ctx context.Context, q string, args []any, scan func(fu
 			return err
 		}
 		defer rows.Close()
-		err = scan(func(dest ...any) error {
-			if !rows.Next() {
-				if err := rows.Err(); err != nil {
-					return err
-				}
-				return errNoMoreRows
-			}
-			return rows.Scan(dest...)
-		})
-		if errors.Is(err, errNoMoreRows) {
-			err = nil
-		}
-		return errors.Join(err, rows.Err())
+		return scanRows(rows, scan)
 	})
 }
