@@ -6,6 +6,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -180,20 +181,21 @@ func (p *Pipeline) finish(x *Exchange, r *http.Request, start time.Time) {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	outcome, logReason := "served", ""
+	// outcome and label are the metrics' words; logReason is the access line's, which fail2ban
+	// reads: only the gateway's own refusals and errors carry one, never a status relayed from
+	// AList or the storage.
+	outcome, label, logReason := "served", "", ""
 	switch {
 	case x.Reason == ReasonClientGone:
 		outcome, logReason = ReasonClientGone, ReasonClientGone
 	case x.Denied:
-		outcome, logReason = "denied", x.Reason
+		outcome, label, logReason = "denied", x.Reason, x.Reason
 		p.Metrics.Denials.WithLabelValues(x.Reason).Inc()
 	case x.Reason == ReasonUpstreamAborted || status >= 500:
-		outcome, logReason = "error", x.Reason
-		if logReason == "" {
-			logReason = "upstream"
-		}
+		label = cmp.Or(x.Reason, "upstream")
+		outcome, logReason = "error", label
 	case status >= 400:
-		outcome = "denied" // relayed from AList or the storage: no reason, nobody banned for it
+		outcome, label = "denied", "upstream"
 	}
 	if x.LogReason != "" && logReason != "" {
 		logReason = x.LogReason
@@ -201,16 +203,6 @@ func (p *Pipeline) finish(x *Exchange, r *http.Request, start time.Time) {
 	if outcome == "served" {
 		p.served.Inc()
 	} else {
-		label := logReason
-		if outcome == "denied" {
-			label = x.Reason
-			if !x.Denied {
-				label = "upstream"
-			}
-		}
-		if outcome == ReasonClientGone {
-			label = ""
-		}
 		p.Metrics.Requests.WithLabelValues(outcome, label).Inc()
 	}
 	if c := status / 100; c >= 1 && c < len(p.classes) {
