@@ -37,7 +37,7 @@ const reasonQuotaReached = "quota_reached"
 // writer that meters the body, and the redirect budget.
 type request struct {
 	*pipeline.Exchange
-	w         *countingWriter
+	w         *meterWriter
 	redirects int // budget left for upstream and self redirects
 }
 

@@ -148,7 +148,7 @@ func TestReadFromKeepsSendfile(t *testing.T) {
 	sink := &fileSink{ResponseWriter: httptest.NewRecorder()}
 	var metered []int64
 	base := &pipeline.Writer{ResponseWriter: sink}
-	cw := &countingWriter{ResponseWriter: base, base: base, bytesMetric: newTestCounter()}
+	cw := &meterWriter{ResponseWriter: base, base: base, bytesMetric: newTestCounter()}
 	cw.startStream(quotaMeter(func(d int64) { metered = append(metered, d) }), time.Minute, -1)
 	src := &io.LimitedReader{R: f, N: 10<<20 + 1}
 	n, err := cw.ReadFrom(src)

@@ -36,7 +36,7 @@ func (h *Handler) serveLocal(rq *request, r *http.Request, path string, meter *q
 	if r.Method != http.MethodHead {
 		defer h.beginStream(rq, meter, idle, fi.Size())()
 		if meter.Grant() >= 0 {
-			gate = &localGate{countingWriter: rq.w, ctx: r.Context(), m: meter}
+			gate = &localGate{meterWriter: rq.w, ctx: r.Context(), m: meter}
 			w = gate
 		}
 	}

@@ -13,12 +13,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// countingWriter counts the body bytes written to the client (the access line's and the
-// bytes_streamed_total figure) and, while a stream runs, charges the usage Meter with what the
-// client received: what its TCP stack acknowledged where the connection's counters can be read
+// meterWriter sits on the pipeline's writer (which counts the status and the bytes for the
+// access line) and, while a stream runs, feeds bytes_streamed_total, moves the write deadline
+// forward after each write, and charges the usage Meter with what the client received: what its TCP stack acknowledged where the connection's counters can be read
 // (see delivery), else what was written. It keeps the underlying writer's ReadFrom (sendfile for
 // the local origin), Flush, and Unwrap for http.ResponseController.
-type countingWriter struct {
+type meterWriter struct {
 	http.ResponseWriter
 	// base is the pipeline's writer under it: the status, the bytes written and the first failed
 	// write (the client is gone or stopped reading) are kept there, once for every service.
@@ -40,7 +40,7 @@ type countingWriter struct {
 // it would be charged in full at its end anyway (settleAbove), and for a client that leaves
 // the difference is at most that much, while the readings would cost more system calls than
 // the answer itself.
-func (c *countingWriter) startStream(m *quota.Meter, idle time.Duration, size int64) {
+func (c *meterWriter) startStream(m *quota.Meter, idle time.Duration, size int64) {
 	c.meter, c.streaming, c.idle = m, true, idle
 	if idle > 0 {
 		c.rc = http.NewResponseController(c.ResponseWriter)
@@ -55,7 +55,7 @@ func (c *countingWriter) startStream(m *quota.Meter, idle time.Duration, size in
 // endStream stops metering; the rest of the answer (net/http's final flush) keeps one more
 // CLIENT_IDLE_TIMEOUT to leave, so no write is ever without a deadline. The next request on the
 // connection starts with its own (internal/server).
-func (c *countingWriter) endStream() {
+func (c *meterWriter) endStream() {
 	if c.streaming && c.del.on() {
 		gone := c.base.WriteErr != nil || c.ctx.Err() != nil
 		if !gone && c.base.WroteHeader() {
@@ -75,23 +75,23 @@ func (c *countingWriter) endStream() {
 }
 
 // armDeadline gives the next write CLIENT_IDLE_TIMEOUT to make progress.
-func (c *countingWriter) armDeadline() {
+func (c *meterWriter) armDeadline() {
 	if c.rc != nil {
 		_ = c.rc.SetWriteDeadline(time.Now().Add(c.idle))
 	}
 }
 
-func (c *countingWriter) Write(p []byte) (int, error) {
+func (c *meterWriter) Write(p []byte) (int, error) {
 	c.armDeadline()
 	n, err := c.ResponseWriter.Write(p)
 	c.count(int64(n))
 	return n, err
 }
 
-func (c *countingWriter) count(n int64) { c.countAt(n, false) }
+func (c *meterWriter) count(n int64) { c.countAt(n, false) }
 
 // countAt counts n body bytes; flushed: net/http holds none of them in its buffers.
-func (c *countingWriter) countAt(n int64, flushed bool) {
+func (c *meterWriter) countAt(n int64, flushed bool) {
 	if n < 0 || n == 0 && !flushed {
 		return
 	}
@@ -106,7 +106,7 @@ func (c *countingWriter) countAt(n int64, flushed bool) {
 	c.meter.Add(c.del.progress(n, flushed, c.headerEstimate))
 }
 
-func (c *countingWriter) headerEstimate() int64 { return headerEstimate(c.Header(), c.base.Status) }
+func (c *meterWriter) headerEstimate() int64 { return headerEstimate(c.Header(), c.base.Status) }
 
 // sendfileChunk bounds one ReadFrom call on a file so usage is metered progressively while the
 // kernel copies.
@@ -117,7 +117,7 @@ const smallCopy = 32 << 10
 
 // ReadFrom keeps zero-copy: an *os.File (alone or in the *io.LimitedReader http.ServeContent
 // makes) reaches the connection's ReadFrom (sendfile) in chunks that are counted as they go.
-func (c *countingWriter) ReadFrom(src io.Reader) (int64, error) {
+func (c *meterWriter) ReadFrom(src io.Reader) (int64, error) {
 	rf, ok := c.ResponseWriter.(io.ReaderFrom)
 	if !ok {
 		bp := bufPool.Get().(*[]byte)
@@ -171,7 +171,7 @@ func (c *countingWriter) ReadFrom(src io.Reader) (int64, error) {
 // writerOnly hides ReadFrom so io.CopyBuffer does not recurse.
 type writerOnly struct{ io.Writer }
 
-func (c *countingWriter) Flush() {
+func (c *meterWriter) Flush() {
 	if f, ok := c.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	} else {
@@ -181,4 +181,4 @@ func (c *countingWriter) Flush() {
 }
 
 // Unwrap lets http.ResponseController reach the server's writer.
-func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+func (c *meterWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }

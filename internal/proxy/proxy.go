@@ -206,7 +206,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.pipe.Ser
 func (h *Handler) handle(x *pipeline.Exchange, r *http.Request) error {
 	st := h.state.Load()
 	rq := &request{Exchange: x, redirects: st.cfg.MaxRedirects,
-		w: &countingWriter{ResponseWriter: x.W, base: x.W, bytesMetric: h.m.BytesStreamed, ctx: r.Context()}}
+		w: &meterWriter{ResponseWriter: x.W, base: x.W, bytesMetric: h.m.BytesStreamed, ctx: r.Context()}}
 	err := h.serve(rq, r, st)
 	if errors.Is(err, errQuotaReached) {
 		return &pipeline.Abort{Reason: reasonQuotaReached, Err: err}

@@ -188,7 +188,7 @@ func (c *cappedReader) Read(p []byte) (int, error) {
 // computed for it (a Range, a multipart body, a file that changed since it was signed) is
 // granted; if it cannot be, nothing is written and refused says why.
 type localGate struct {
-	*countingWriter
+	*meterWriter
 	ctx     context.Context
 	m       *quota.Meter
 	refused error
@@ -206,22 +206,22 @@ func (g *localGate) WriteHeader(code int) {
 			}
 		}
 	}
-	g.countingWriter.WriteHeader(code)
+	g.meterWriter.WriteHeader(code)
 }
 
 func (g *localGate) Write(p []byte) (int, error) {
 	if g.refused != nil {
 		return 0, g.refused
 	}
-	return g.countingWriter.Write(p)
+	return g.meterWriter.Write(p)
 }
 
-// ReadFrom keeps sendfile (countingWriter.ReadFrom) for an admitted answer.
+// ReadFrom keeps sendfile (meterWriter.ReadFrom) for an admitted answer.
 func (g *localGate) ReadFrom(src io.Reader) (int64, error) {
 	if g.refused != nil {
 		return 0, g.refused
 	}
-	return g.countingWriter.ReadFrom(src)
+	return g.meterWriter.ReadFrom(src)
 }
 
 // localRefusal clears what http.ServeContent set for the file, so the refusal carries only
