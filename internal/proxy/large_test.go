@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alist-edge/alist-edge/internal/alisttest"
 	"github.com/alist-edge/alist-edge/internal/pipeline"
 )
 
@@ -57,22 +56,7 @@ func TestLargeFileFlatMemory(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, envOpts{local: local, env: map[string]string{"QUOTA_LIMIT_TOTAL_ENABLED": "true", "IPSUBNET_BANDWIDTH_LIMIT": "1TB"}})
-			if local {
-				f, err := os.Create(filepath.Join(e.local, "big.bin"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := f.Truncate(size); err != nil {
-					t.Fatal(err)
-				}
-				f.Close()
-			} else {
-				up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					http.ServeContent(w, r, "big.bin", time.Unix(1700000000, 0), &zeros{n: size})
-				}))
-				defer up.Close()
-				e.alist.Put("/big.bin", &alisttest.File{LinkURL: up.URL + "/big.bin"})
-			}
+			bigOrigin(t, e, size)
 			runtime.GC()
 			var peak atomic.Uint64
 			stop := make(chan struct{})
@@ -170,20 +154,7 @@ func TestClientIdleTimeout(t *testing.T) {
 	for _, local := range []bool{true, false} {
 		t.Run(map[bool]string{true: "local", false: "upstream"}[local], func(t *testing.T) {
 			e := newEnv(t, envOpts{local: local, env: map[string]string{"CLIENT_IDLE_TIMEOUT": "300ms"}})
-			if local {
-				f, err := os.Create(filepath.Join(e.local, "big.bin"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				_ = f.Truncate(size)
-				f.Close()
-			} else {
-				up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					http.ServeContent(w, r, "big.bin", time.Unix(1700000000, 0), &zeros{n: size})
-				}))
-				defer up.Close()
-				e.alist.Put("/big.bin", &alisttest.File{LinkURL: up.URL + "/big.bin"})
-			}
+			bigOrigin(t, e, size)
 			e.put("/small.txt", []byte("small"))
 			req, _ := http.NewRequest(http.MethodGet, e.srv.URL+e.uri("/big.bin", testIP), nil)
 			req.Header.Set("CF-Connecting-IP", testIP)

@@ -7,8 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -62,20 +60,7 @@ func TestClientGoneIsNotAnError(t *testing.T) {
 	for _, local := range []bool{true, false} {
 		t.Run(map[bool]string{true: "local", false: "upstream"}[local], func(t *testing.T) {
 			e := newEnv(t, envOpts{local: local})
-			if local {
-				f, err := os.Create(filepath.Join(e.local, "big.bin"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				_ = f.Truncate(size)
-				f.Close()
-			} else {
-				up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					http.ServeContent(w, r, "big.bin", time.Unix(1700000000, 0), &zeros{n: size})
-				}))
-				defer up.Close()
-				e.alist.Put("/big.bin", &alisttest.File{LinkURL: up.URL + "/big.bin"})
-			}
+			bigOrigin(t, e, size)
 			e.readAndLeave(e.uri("/big.bin", testIP), 1<<20)
 			line := e.accessLine(1)
 			if !strings.Contains(line, `"status":499`) || !strings.Contains(line, `"reason":"client_gone"`) {
