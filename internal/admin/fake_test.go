@@ -1,0 +1,186 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeStore speaks Store and records every call, so a test can tell that bad input reached
+// no store operation.
+type fakeStore struct {
+	mu     sync.Mutex
+	calls  []string
+	usage  map[string]Usage // name+"|"+key
+	blocks []Block
+	revs   []Revocation
+	err    error // returned by every call when set
+}
+
+func newFakeStore() *fakeStore { return &fakeStore{usage: map[string]Usage{}} }
+
+func (f *fakeStore) record(format string, args ...any) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf(format, args...))
+	return f.err
+}
+
+func (f *fakeStore) Calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
+
+func (f *fakeStore) Usage(ctx context.Context, name, key string) (Usage, error) {
+	if err := f.record("Usage %s %s", name, key); err != nil {
+		return Usage{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.usage[name+"|"+key], nil
+}
+
+func (f *fakeStore) SetUsage(ctx context.Context, name, key string, u Usage) error {
+	if err := f.record("SetUsage %s %s %d %d %s", name, key, u.Bytes, u.Requests, u.WindowEnd.Format(time.RFC3339)); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.usage[name+"|"+key] = u
+	return nil
+}
+
+func (f *fakeStore) Blocks(ctx context.Context, now time.Time) ([]Block, error) {
+	if err := f.record("Blocks %s", now.Format(time.RFC3339)); err != nil {
+		return nil, err
+	}
+	return f.blocks, nil
+}
+
+func (f *fakeStore) Unblock(ctx context.Context, scope, subnet string) error {
+	return f.record("Unblock %s %s", scope, subnet)
+}
+
+func (f *fakeStore) Revoke(ctx context.Context, r Revocation) error {
+	if err := f.record("Revoke %s %t %s", r.Path, r.Prefix, r.Until.Format(time.RFC3339)); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.revs = append(f.revs, r)
+	return nil
+}
+
+func (f *fakeStore) Revocations(ctx context.Context, now time.Time) ([]Revocation, error) {
+	if err := f.record("Revocations %s", now.Format(time.RFC3339)); err != nil {
+		return nil, err
+	}
+	return f.revs, nil
+}
+
+func (f *fakeStore) Unrevoke(ctx context.Context, path string, prefix bool) error {
+	if err := f.record("Unrevoke %s %t", path, prefix); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, r := range f.revs {
+		if r.Path == path && r.Prefix == prefix {
+			f.revs = append(f.revs[:i], f.revs[i+1:]...)
+			return nil
+		}
+	}
+	return fmt.Errorf("unrevoke: %w", ErrNotFound)
+}
+
+// dayPeriod is a calendar day in UTC: what policy.Period does for period = "day".
+type dayPeriod struct{}
+
+func (dayPeriod) WindowEnd(now time.Time) time.Time {
+	y, m, d := now.UTC().Date()
+	return time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC)
+}
+func (dayPeriod) String() string { return "day" }
+
+var testNow = time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
+
+var testLimits = []LimitInfo{
+	{Name: "daily", Kind: "quota", Scope: "subnet", Bytes: 50 << 30, Period: dayPeriod{}},
+	{Name: "burst", Kind: "rate", Scope: "subnet+path", Requests: 100, Period: dayPeriod{}},
+	{Name: "nokey", Kind: "quota", Scope: "global", Requests: 5},
+}
+
+// keyFor is a KeyFor like the proxy's: the subnet scope needs a subnet.
+func keyFor(quota, subnet, path, user, group string) (string, error) {
+	switch quota {
+	case "daily":
+		if subnet == "" {
+			return "", fmt.Errorf("scope subnet needs subnet")
+		}
+		return "s:" + subnet, nil
+	case "burst":
+		if subnet == "" || path == "" {
+			return "", fmt.Errorf("scope subnet+path needs subnet and path")
+		}
+		return "sp:" + subnet + path, nil
+	}
+	return "", nil
+}
+
+// explainCall records what Explain was asked.
+type explainCall struct {
+	mu sync.Mutex
+	qs []ExplainQuery
+}
+
+func (e *explainCall) explain(ctx context.Context, q ExplainQuery) (any, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.qs = append(e.qs, q)
+	if q.Path == "/boom" {
+		return nil, fmt.Errorf("database on fire: password=hunter2")
+	}
+	return map[string]any{"rule": map[string]string{"id": "office-private", "action": "allow"}, "path": q.Path}, nil
+}
+
+// testOptions is an authenticated API over fakes; logs go to logBuf.
+func testOptions(t *testing.T, store *fakeStore, ex *explainCall, logBuf io.Writer) Options {
+	t.Helper()
+	if logBuf == nil {
+		logBuf = io.Discard
+	}
+	return Options{
+		Token:   "s3cret-token",
+		Store:   store,
+		Explain: ex.explain,
+		Limits:  func() []LimitInfo { return testLimits },
+		KeyFor:  keyFor,
+		Log:     slog.New(slog.NewTextHandler(logBuf, nil)),
+		Now:     func() time.Time { return testNow },
+	}
+}
+
+// do sends one request to h with the test token and returns the recorder.
+func do(t *testing.T, h http.Handler, method, target, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, target, rd)
+	req.Header.Set("Authorization", "Bearer s3cret-token")
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
