@@ -184,3 +184,5 @@ func do(t *testing.T, h http.Handler, method, target, body string) *httptest.Res
 	h.ServeHTTP(rec, req)
 	return rec
 }
+
+func contextDeadline() error { return context.DeadlineExceeded }
