@@ -148,7 +148,17 @@ func (e *explainCall) explain(ctx context.Context, q ExplainQuery) (any, error) 
 	if q.Path == "/boom" {
 		return nil, fmt.Errorf("database on fire: password=hunter2")
 	}
-	return map[string]any{"rule": map[string]string{"id": "office-private", "action": "allow"}, "path": q.Path}, nil
+	return trace{
+		Path:    q.Path,
+		Decided: traceRule{ID: "office-private", Action: "allow"},
+		Matchers: []traceMatcher{
+			{Name: "private", Kind: "path", Value: true},
+			{Name: "office", Kind: "cidr", Value: false},
+		},
+		Skipped: []traceSkip{{Rule: "night-free", Why: "night is false"}},
+		Quotas:  []any{},
+		Shadow:  nil,
+	}, nil
 }
 
 // testOptions is an authenticated API over fakes; logs go to logBuf.
@@ -186,3 +196,27 @@ func do(t *testing.T, h http.Handler, method, target, body string) *httptest.Res
 }
 
 func contextDeadline() error { return context.DeadlineExceeded }
+
+// trace is shaped like the policy engine's Trace: fields in a deliberate order, nested
+// objects and arrays, an empty list and a null, so the CLI's tree rendering is exercised.
+type trace struct {
+	Path     string         `json:"path"`
+	Decided  traceRule      `json:"decided"`
+	Matchers []traceMatcher `json:"matchers"`
+	Skipped  []traceSkip    `json:"skipped"`
+	Quotas   []any          `json:"quotas"`
+	Shadow   *traceRule     `json:"shadow"`
+}
+type traceRule struct {
+	ID     string `json:"id"`
+	Action string `json:"action"`
+}
+type traceMatcher struct {
+	Name  string `json:"name"`
+	Kind  string `json:"kind"`
+	Value bool   `json:"value"`
+}
+type traceSkip struct {
+	Rule string `json:"rule"`
+	Why  string `json:"why"`
+}

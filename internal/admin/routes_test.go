@@ -71,7 +71,7 @@ func TestExplain(t *testing.T) {
 			&ExplainQuery{Path: "/a/b.iso", Addr: netip.MustParseAddr("1.2.3.4"), At: time.Date(2026, 1, 1, 22, 0, 0, 0, time.UTC), Size: -1, Method: "GET"}},
 		{"/policy/explain?path=/a&ip=::ffff:10.0.0.1&size=1024&method=head&host=Files.Example:8443&user=ann&group=staff&group=ops", 200, `"path":"/a"`,
 			&ExplainQuery{Path: "/a", Addr: netip.MustParseAddr("10.0.0.1"), At: testNow, Size: 1024, Method: "HEAD", Host: "files.example", User: "ann", Groups: []string{"staff", "ops"}}},
-		{"/policy/explain?path=/a&ip=2001:db8::1&at=2026-03-29T01:30:00%2B01:00&size=0", 200, `"rule"`,
+		{"/policy/explain?path=/a&ip=2001:db8::1&at=2026-03-29T01:30:00%2B01:00&size=0", 200, `"decided"`,
 			&ExplainQuery{Path: "/a", Addr: netip.MustParseAddr("2001:db8::1"), At: time.Date(2026, 3, 29, 0, 30, 0, 0, time.UTC), Size: 0, Method: "GET"}},
 		{"/policy/explain?ip=1.2.3.4", 400, `parameter \"path\": required`, nil},
 		{"/policy/explain?path=a/b&ip=1.2.3.4", 400, `parameter \"path\": must start with /`, nil},
