@@ -209,3 +209,20 @@ func TestNewClientAddr(t *testing.T) {
 		}
 	}
 }
+
+// TestCLITextIsPrintable: text from the API cannot break a line or reach the terminal as an
+// escape sequence.
+func TestCLITextIsPrintable(t *testing.T) {
+	var b bytes.Buffer
+	body := `{"revocations":[{"path":"/a\u001b[31mred\nb","prefix":false,"until":"2026-01-05T00:00:00Z"}]}`
+	if err := printRevocations(&b, []byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	b.Reset()
+	if err := printTree(&b, []byte(`{"k\n":"v\u001b]0;x\u0007","e":""}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := b.String(), "\"k\\n\": \"v\\x1b]0;x\\a\"\ne: \"\"\n"; got != want {
+		t.Fatalf("tree %q, want %q", got, want)
+	}
+}

@@ -19,10 +19,7 @@ func printUsage(w io.Writer, body []byte) error {
 		return err
 	}
 	key := u.Key
-	if key == "" {
-		key = `""`
-	}
-	fmt.Fprintf(w, "%s (%s, scope %s, period %s) key %s\n", u.Quota, u.Kind, u.Scope, orNone(u.Period, "unknown"), key)
+	fmt.Fprintf(w, "%s (%s, scope %s, period %s) key %s\n", printable(u.Quota), printable(u.Kind), printable(u.Scope), printable(orNone(u.Period, "unknown")), printable(key))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  bytes\t%s / %s\n", formatBytes(u.Bytes), capText(u.LimitBytes, formatBytes))
 	fmt.Fprintf(tw, "  requests\t%d / %s\n", u.Requests, capText(u.LimitRequests, func(n int64) string { return strconv.FormatInt(n, 10) }))
@@ -75,7 +72,7 @@ func printBlocks(w io.Writer, body []byte) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "KIND\tSCOPE\tSUBNET\tPATH\tUNTIL")
 	for _, b := range a.Blocks {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", b.Kind, b.Scope, b.Subnet, orNone(b.PathHash, "-"), b.Until.UTC().Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", printable(b.Kind), printable(b.Scope), printable(b.Subnet), printable(orNone(b.PathHash, "-")), b.Until.UTC().Format(time.RFC3339))
 	}
 	return tw.Flush()
 }
@@ -85,12 +82,21 @@ func printUnban(w io.Writer, body []byte) error {
 	if err := json.Unmarshal(body, &a); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "lifted the blocks and bans of %s (%s)\n", a.Subnet, a.Scope)
+	_, err := fmt.Fprintf(w, "lifted the blocks and bans of %s (%s)\n", printable(a.Subnet), printable(a.Scope))
 	return err
 }
 
+// printable quotes a text that is empty or holds control characters, so nothing the API
+// answers can break a line or send a terminal escape.
+func printable(s string) string {
+	if s == "" || strings.ContainsFunc(s, func(c rune) bool { return c < 0x20 || c == 0x7f || c >= 0x80 && c < 0xa0 }) {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
 func revocationText(r Revocation) string {
-	what := r.Path
+	what := printable(r.Path)
 	if r.Prefix {
 		what = "everything under " + r.Path
 	}
@@ -127,7 +133,7 @@ func printRevocations(w io.Writer, body []byte) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PATH\tPREFIX\tUNTIL")
 	for _, r := range a.Revocations {
-		fmt.Fprintf(tw, "%s\t%t\t%s\n", r.Path, r.Prefix, r.Until.UTC().Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%t\t%s\n", printable(r.Path), r.Prefix, r.Until.UTC().Format(time.RFC3339))
 	}
 	return tw.Flush()
 }
@@ -177,7 +183,7 @@ func decodeTree(dec *json.Decoder, depth int) (tree, error) {
 				if err != nil {
 					return tree{}, err
 				}
-				v.keys = append(v.keys, k.(string))
+				v.keys = append(v.keys, printable(k.(string)))
 			}
 			m, err := decodeTree(dec, depth+1)
 			if err != nil {
@@ -188,10 +194,7 @@ func decodeTree(dec *json.Decoder, depth int) (tree, error) {
 		_, err := dec.Token() // the closing delimiter
 		return v, err
 	case string:
-		if t == "" {
-			return tree{scalar: `""`}, nil
-		}
-		return tree{scalar: t}, nil
+		return tree{scalar: printable(t)}, nil
 	case nil:
 		return tree{scalar: "null"}, nil
 	default:

@@ -70,9 +70,12 @@ func (a *api) explainQuery(r *http.Request) (ExplainQuery, error) {
 		}
 		q.Host = strings.ToLower(h)
 	}
+	if hasControl(q.User) {
+		return q, badParam{"user", "contains control characters"}
+	}
 	for _, g := range q.Groups {
-		if g == "" {
-			return q, badParam{"group", "empty"}
+		if g == "" || hasControl(g) {
+			return q, badParam{"group", "empty or with control characters"}
 		}
 	}
 	return q, nil
@@ -85,7 +88,7 @@ func parsePath(p string) (string, error) {
 		return "", badParam{"path", "required"}
 	case !strings.HasPrefix(p, "/"):
 		return "", badParam{"path", "must start with /: " + strconv.Quote(p)}
-	case strings.ContainsFunc(p, func(c rune) bool { return c < 0x20 || c == 0x7f }):
+	case hasControl(p):
 		return "", badParam{"path", "contains control characters"}
 	}
 	return p, nil
@@ -120,4 +123,8 @@ func isToken(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, func(c rune) bool { return c < 0x20 || c == 0x7f })
 }

@@ -85,6 +85,8 @@ func TestExplain(t *testing.T) {
 		{"/policy/explain?path=/a&ip=1.2.3.4&method=G%20T", 400, `parameter \"method\"`, nil},
 		{"/policy/explain?path=/a&ip=1.2.3.4&host=a/b", 400, `parameter \"host\"`, nil},
 		{"/policy/explain?path=/a&ip=1.2.3.4&group=", 400, `parameter \"group\": empty`, nil},
+		{"/policy/explain?path=/a&ip=1.2.3.4&user=a%0Ab", 400, `parameter \"user\": contains control`, nil},
+		{"/policy/explain?path=/a&ip=1.2.3.4&group=%1B[31m", 400, `parameter \"group\"`, nil},
 		{"/policy/explain?path=/a&ip=1.2.3.4&sise=10", 400, `parameter \"sise\": unknown`, nil},
 		{"/policy/explain?path=/a&path=/b&ip=1.2.3.4", 400, `parameter \"path\": given more than once`, nil},
 		{"/policy/explain?path=/boom&ip=1.2.3.4", 500, `explain failed (details in the service log)`, &ExplainQuery{Path: "/boom", Addr: netip.MustParseAddr("1.2.3.4"), At: testNow, Size: -1, Method: "GET"}},
