@@ -218,6 +218,9 @@ func TestCLITextIsPrintable(t *testing.T) {
 	if err := printRevocations(&b, []byte(body)); err != nil {
 		t.Fatal(err)
 	}
+	if !strings.Contains(b.String(), `"/a\x1b[31mred\nb"  false`) {
+		t.Fatalf("revocations %q", b.String())
+	}
 	b.Reset()
 	if err := printTree(&b, []byte(`{"k\n":"v\u001b]0;x\u0007","e":""}`)); err != nil {
 		t.Fatal(err)
