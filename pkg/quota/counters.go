@@ -140,7 +140,7 @@ type resEnds struct {
 // counterRefusal fills the facts of a counter's refusal: its name, its cap, when it ends.
 func counterRefusal(d *Decision, c *ctrParam, kind int, now, retry int64) {
 	d.Counter = c.name
-	d.Limit = Limit{WindowEnd: time.UnixMilli(now + retry)}
+	d.Limit = Limit{WindowEnd: time.UnixMilli(now + retry).UTC()}
 	if kind == ctrKindRequests {
 		d.Limit.Requests = int(c.requests)
 	} else {
