@@ -16,13 +16,17 @@ import (
 func BenchmarkCheck(b *testing.B) {
 	for _, bc := range backends {
 		for _, mode := range []struct {
-			par int
-			hot bool
-		}{{1, false}, {32, false}, {32, true}} {
+			par      int
+			hot      bool
+			counters bool
+		}{{1, false, false}, {32, false, false}, {32, true, false}, {1, false, true}} {
 			par := mode.par
 			name := fmt.Sprintf("%s/par%d", bc.name, par)
 			if mode.hot {
 				name += "-hot"
+			}
+			if mode.counters {
+				name += "-2counters" // a per-subnet quota and a global rate, and the revocation list
 			}
 			b.Run(name, func(b *testing.B) {
 				b.SetParallelism(par) // par goroutines per CPU: 32 is what 64 client connections look like
@@ -49,6 +53,13 @@ func BenchmarkCheck(b *testing.B) {
 					}
 					req := CheckRequest{Scope: ScopeProxy, Subnet: subnet,
 						PathHash: "h", FileSize: 1 << 20, WantLink: true}
+					if mode.counters {
+						req.Path, req.Revocable = "/h", true
+						req.Counters = []Counter{
+							{Name: "daily", Key: hashHex(subnet), Bytes: 1 << 50, Period: rolling(24 * time.Hour)},
+							{Name: "global", Requests: 1 << 29, Period: rolling(time.Hour)},
+						}
+					}
 					local := make([]time.Duration, 0, 1024)
 					for pb.Next() {
 						t0 := time.Now()

@@ -29,6 +29,13 @@ type checkParams struct {
 	// the windows a usage row starts when it takes the first bytes.
 	reserve, chunk          int64
 	totalWindow, fileWindow int64
+	// Policy counters sorted by stored key (the lock order), and the policy's order of them
+	// (indexes into ctrs), which decides the refusal (counters.go).
+	ctrs  []ctrParam
+	order []int
+	// revocable: check rpath (the served path) against the revocation list first.
+	revocable bool
+	rpath     string
 }
 
 type checkResult struct {
@@ -44,6 +51,11 @@ type checkResult struct {
 	// window ends of the usage rows the reservation went to.
 	grant      int64
 	tEnd, fEnd int64
+	// policy_limit: counter is the refusing counter's index in checkParams.ctrs plus one, ckind
+	// which of its caps (ctrKind*). cEnds: per counter, the window end of the byte row the
+	// reservation went to (0: none).
+	counter, ckind int
+	cEnds          []int64
 }
 
 // Check implements Store.
@@ -109,15 +121,23 @@ func (s *store) params(req CheckRequest) (p checkParams, needed bool) {
 	if req.WantSize && s.cfg.SizeTTL > 0 && req.PathHash != "" {
 		p.sizeTTL = ms(s.cfg.SizeTTL)
 	}
-	return p, p.ban || p.limit > 0 || p.totalLimit > 0 || p.fileLimit > 0 || p.linkTTL > 0 || p.sizeTTL > 0
+	if len(req.Counters) > 0 {
+		p.ctrs, p.order = counterParams(req.Counters, now)
+	}
+	if req.Revocable {
+		p.revocable, p.rpath = true, req.Path
+	}
+	return p, p.ban || p.limit > 0 || p.totalLimit > 0 || p.fileLimit > 0 || p.linkTTL > 0 || p.sizeTTL > 0 ||
+		len(p.ctrs) > 0 || p.revocable
 }
 
 // admit is the Decision for the backend's answer res to p, holding what it reserved.
 func (s *store) admit(req CheckRequest, p checkParams, res checkResult) Decision {
-	d := s.decide(req, res)
+	d := s.decide(req, res, p.ctrs, p.now)
 	if d.Allowed && res.grant >= 0 {
 		d.res = &reservation{req: req, scope: p.scope, subnet: p.subnet, path: p.path,
-			totalLimit: p.totalLimit, fileLimit: p.fileLimit, grant: res.grant, tEnd: res.tEnd, fEnd: res.fEnd}
+			totalLimit: p.totalLimit, fileLimit: p.fileLimit, grant: res.grant,
+			ends: resEnds{t: res.tEnd, f: res.fEnd, c: res.cEnds}, ctrs: p.ctrs, order: p.order}
 	}
 	return d
 }
@@ -140,8 +160,9 @@ func retrySeconds(msLeft int64) int {
 }
 
 // decide turns the backend's answer into a Decision: the cached link and size for an admitted
-// request, the facts of the limit for a refusal.
-func (s *store) decide(req CheckRequest, r checkResult) Decision {
+// request, the facts of the limit for a refusal. ctrs are the counters r's indexes refer to,
+// now the time of the round trip.
+func (s *store) decide(req CheckRequest, r checkResult, ctrs []ctrParam, now int64) Decision {
 	d := Decision{Size: -1, Reason: r.reason, Grant: -1}
 	if r.reason == ReasonNone {
 		d.Allowed = true
@@ -175,6 +196,12 @@ func (s *store) decide(req CheckRequest, r checkResult) Decision {
 			Window: s.cfg.FileWindow, WindowText: s.cfg.FileWindowText}
 	case ReasonThrottled:
 		d.UpstreamStatus = r.status
+	case ReasonCounter:
+		if r.counter > 0 && r.counter <= len(ctrs) {
+			counterRefusal(&d, &ctrs[r.counter-1], r.ckind, now, r.retry)
+		}
+	case ReasonRevoked:
+		d.Path = req.Path
 	}
 	return d
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/alist-edge/alist-edge/internal/testpg"
 )
 
 // hammer runs n concurrent checks of one subnet spread over the stores and returns how many
@@ -104,6 +106,26 @@ func TestPostgresCheckIsOneQuery(t *testing.T) {
 		}
 		if n := tr.n.Load() - before; n != 1 {
 			t.Fatalf("check %d (cache hit) sent %d queries, want 1", i, n)
+		}
+	}
+}
+
+// TestPostgresCheckIsOneQueryWithCounters: counters and the revocation list ride in the same
+// statement.
+func TestPostgresCheckIsOneQueryWithCounters(t *testing.T) {
+	db := DB{Mode: ModePostgres, DatabaseURL: testpg.URL(t)}
+	tr := &countingTracer{}
+	clk := newClock()
+	s := startStore(t, newTestStore(t, db, Config{WindowTime: time.Minute, RequestLimit: 100,
+		TotalEnabled: true, TotalLimit: Size{Bytes: 1 << 30}, TotalWindow: time.Hour, Clock: clk.Now}, tr))
+	req := CheckRequest{Subnet: subnet, PathHash: "h", Path: "/h", Revocable: true, Reserve: 10, Counters: []Counter{
+		{Name: "q", Key: "k", Bytes: 1 << 20, Requests: 10, Period: rolling(time.Hour)},
+		{Name: "r", Requests: 10, Period: calendar(time.Hour)}}}
+	for i := range 3 {
+		before := tr.n.Load()
+		wantAllowed(t, check(t, s, clk, req), "check")
+		if n := tr.n.Load() - before; n != 1 {
+			t.Fatalf("check %d sent %d queries, want 1", i, n)
 		}
 	}
 }

@@ -21,11 +21,12 @@ UNION ALL SELECT 'ban ' || scope || ' ' || substr(subnet, 1, 8) || ' until=' || 
 UNION ALL SELECT 'link ' || path_hash || ' ' || url || ' hdr=' || COALESCE(header, '') || ' host=' || host || ' at=' || fetched_at || ' exp=' || expires_at FROM links
 UNION ALL SELECT 'size ' || path_hash || ' ' || size || ' at=' || fetched_at || ' exp=' || expires_at FROM sizes
 UNION ALL SELECT 'throttle ' || host || ' ' || status || ' until=' || until FROM throttle
-UNION ALL SELECT 'nonce ' || substr(nonce, 1, 8) || ' exp=' || expires_at FROM nonces`
+UNION ALL SELECT 'nonce ' || substr(nonce, 1, 8) || ' exp=' || expires_at FROM nonces
+UNION ALL SELECT 'revoked ' || path || ' prefix=' || CASE WHEN prefix THEN 1 ELSE 0 END || ' until=' || until FROM revocations`
 
 // diffReset empties every table (one statement list for both databases).
 const diffReset = `DELETE FROM rate_windows; DELETE FROM bw_usage; DELETE FROM failures; DELETE FROM bans;
-DELETE FROM links; DELETE FROM sizes; DELETE FROM throttle; DELETE FROM nonces`
+DELETE FROM links; DELETE FROM sizes; DELETE FROM throttle; DELETE FROM nonces; DELETE FROM revocations`
 
 // dumpSQLite returns the rows of q (one text column), sorted in Go: collations differ.
 func dumpSQLite(t testing.TB, be *sqliteBackend, q string) []string {

@@ -56,6 +56,7 @@ type diffOp struct {
 	link   Link
 	step   time.Duration
 	nonce  string
+	prefix bool // revoke, unrevoke
 }
 
 func (o diffOp) String() string {
@@ -88,6 +89,8 @@ func (o diffOp) String() string {
 		return fmt.Sprintf("step %s", o.step)
 	case "nonce":
 		return fmt.Sprintf("nonce %s expires +%s", o.nonce, o.step)
+	case "revoke", "unrevoke":
+		return fmt.Sprintf("%s %q prefix=%v for %s", o.kind, o.path, o.prefix, o.step)
 	}
 	return o.kind
 }
@@ -106,7 +109,25 @@ func genCheck(r *rand.Rand, scope Scope, subnet string) CheckRequest {
 		req.Path = "/" + req.PathHash
 	}
 	req.Reserve = pickI(ReserveUnknown, 0, 100, 900, 2000, 5000, req.FileSize)
+	if r.IntN(2) == 0 {
+		for range 1 + r.IntN(3) {
+			req.Counters = append(req.Counters, diffCounters[r.IntN(len(diffCounters))])
+		}
+	}
+	if req.Path != "" && r.IntN(3) == 0 {
+		req.Revocable = true
+	}
 	return req
+}
+
+// diffCounters are the policy counters checks draw from: shared and per-key, bytes and
+// requests, rolling and calendar windows, with small caps that fill up.
+var diffCounters = []Counter{
+	{Name: "a", Key: "", Bytes: 3000, Period: rolling(90 * time.Second)},
+	{Name: "a", Key: "k1", Bytes: 1200, Requests: 4, Period: rolling(90 * time.Second)},
+	{Name: "b", Key: "", Requests: 3, Period: calendar(time.Minute)},
+	{Name: "c", Key: "k1", Bytes: 5000, Requests: 6, Period: calendar(2 * time.Minute)},
+	{Name: "d", Key: "k2", Bytes: 2500, Period: calendar(time.Hour)},
 }
 
 // diffWeights: how often each operation is drawn (meter operations only while a meter is open).
@@ -116,6 +137,7 @@ var diffWeights = []struct {
 }{
 	{"check", 22}, {"burst", 4}, {"add", 12}, {"extend", 6}, {"close", 7}, {"step", 12}, {"plain", 2}, {"fail", 5},
 	{"savelink", 7}, {"invalidate", 2}, {"savesize", 3}, {"report", 8}, {"flush", 9}, {"janitor", 1}, {"nonce", 2},
+	{"revoke", 2}, {"unrevoke", 1},
 }
 
 // genOp draws one operation. A busy sequence (busy) moves its clock in small steps, so that
@@ -204,11 +226,24 @@ func genOp(r *rand.Rand, cfg Config, openMeters []int, busy bool) diffOp {
 	case "nonce":
 		return diffOp{kind: kind, nonce: "n" + strconv.Itoa(r.IntN(3)),
 			step: []time.Duration{0, -time.Second, 10 * time.Second, time.Minute}[r.IntN(4)]}
+	case "revoke", "unrevoke":
+		o := diffOp{kind: kind, path: []string{"/p0", "/p1", "/p", "/"}[r.IntN(4)], prefix: r.IntN(2) == 0}
+		if kind == "revoke" {
+			o.step = []time.Duration{0, 30 * time.Second, 2 * time.Minute}[r.IntN(3)]
+		}
+		return o
 	}
 	return diffOp{kind: kind} // flush, janitor
 }
 
 func reqString(r CheckRequest) string {
-	return fmt.Sprintf("%s %s path=%q size=%d reserve=%d link=%v wantsize=%v",
+	s := fmt.Sprintf("%s %s path=%q size=%d reserve=%d link=%v wantsize=%v",
 		r.Scope, r.Subnet, r.PathHash, r.FileSize, r.Reserve, r.WantLink, r.WantSize)
+	for _, c := range r.Counters {
+		s += fmt.Sprintf(" counter=%s/%s", c.Name, c.Key)
+	}
+	if r.Revocable {
+		s += " revocable"
+	}
+	return s
 }

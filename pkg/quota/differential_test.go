@@ -217,6 +217,14 @@ func (sd *diffSide) apply(clk *fakeClock, o diffOp, meters *[]*Meter) (string, e
 		s.SaveSize(o.path, o.n)
 	case "report":
 		s.ReportUpstream(o.host, o.status)
+	case "revoke":
+		var until time.Time // zero: no end
+		if o.step != 0 {
+			until = clk.Now().Add(o.step)
+		}
+		return "", s.Revoke(ctx, Revocation{Path: o.path, Prefix: o.prefix, Until: until})
+	case "unrevoke":
+		return "", s.Unrevoke(ctx, o.path, o.prefix)
 	case "flush":
 		return "", flushNow(s)
 	case "janitor":
@@ -294,6 +302,7 @@ func decisionString(d Decision) string {
 	add("path", d.Path, d.Path == "")
 	add("limit", fmt.Sprintf("%+v", d.Limit), d.Limit == Limit{})
 	add("upstream", d.UpstreamStatus, d.UpstreamStatus == 0)
+	add("counter", d.Counter, d.Counter == "")
 	if d.Link != nil {
 		add("link", fmt.Sprintf("%s %v @%d", d.Link.URL, d.Link.Header, d.Link.FetchedAt.UnixMilli()), false)
 	}

@@ -36,10 +36,10 @@ type Meter struct {
 // meterReservation links a capped Meter to its store.
 type meterReservation struct {
 	extend  func(ctx context.Context, n int64) (extendResult, error)
-	release func(n, tEnd, fEnd int64)
+	release func(n int64, e resEnds)
 	// window ends of the rows the latest reservation went to: a release is applied only to
 	// the window it was reserved in, never to a later one.
-	tEnd, fEnd int64
+	ends resEnds
 }
 
 // NewMeter returns a Meter that reports deltas to sink. sink must not block on I/O.
@@ -131,14 +131,14 @@ func (m *Meter) Extend(ctx context.Context, n int64) (int64, error) {
 	if m.closed {
 		// Closed while the round trip ran: give the bytes back at once.
 		if r.grant > 0 {
-			res.release(r.grant, r.tEnd, r.fEnd)
+			res.release(r.grant, r.ends)
 		}
 		return 0, nil
 	}
 	if r.grant > 0 {
 		m.reserved += r.grant
 		m.granted += r.grant
-		res.tEnd, res.fEnd = r.tEnd, r.fEnd
+		res.ends = r.ends
 	}
 	if r.grant < n {
 		return r.grant, &LimitError{Decision: r.refusal}
@@ -162,7 +162,7 @@ func (m *Meter) Close() {
 	case owed > 0:
 		m.flushLocked()
 	case owed < 0 && m.res != nil:
-		m.res.release(-owed, m.res.tEnd, m.res.fEnd)
+		m.res.release(-owed, m.res.ends)
 		m.charged += owed
 	}
 }

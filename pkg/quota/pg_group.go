@@ -117,6 +117,18 @@ func (b *pgBackend) runGroup(group []*checkJob) {
 		}
 		live = append(live, j)
 	}
+	// Policy counters are rows shared by many subnets: a batch holding one subnet's rows while
+	// it waits for a counter could deadlock with another holding the counter and waiting for
+	// that subnet. A group with counters runs check by check, in arrival order (each check
+	// locks its counters in key order before its subnet's usage rows).
+	for _, j := range live {
+		if len(j.p.ctrs) > 0 {
+			for _, j := range live {
+				j.res, j.err = b.checkOne(j.ctx, j.p)
+			}
+			return
+		}
+	}
 	// Checks of one subnet keep their order; different subnets go in key order, so two batches
 	// in flight lock the rows of their subnets in one order and cannot deadlock each other.
 	slices.SortStableFunc(live, func(a, b *checkJob) int {

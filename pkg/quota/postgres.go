@@ -7,7 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// pgBackend runs the check as ONE statement (the plpgsql function of migration 0002) and every
+// pgBackend runs the check as ONE statement (the plpgsql function of migrations 0002 and 0004) and every
 // write batch as one pipelined round trip; pgx prepares each statement once per connection.
 type pgBackend struct {
 	pool *pgPool
@@ -17,14 +17,44 @@ type pgBackend struct {
 	abandoned     func(checkParams, checkResult)
 }
 
-const pgCheckSQL = `SELECT o_reason, o_retry, o_status, o_url, o_header, o_fetched, o_size, o_grant, o_tend, o_fend
-FROM alist_edge_check_v2($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
+const pgCheckSQL = `SELECT o_reason, o_retry, o_status, o_url, o_header, o_fetched, o_size, o_grant, o_tend, o_fend,
+o_counter, o_ckind, o_cend
+FROM alist_edge_check_v3($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+$19, $20, $21, $22, $23, $24, $25, $26)`
 
 // pgCheckArgs are pgCheckSQL's arguments for p.
 func pgCheckArgs(p checkParams) []any {
+	a := pgCounterArgs(p.ctrs, p.order, true)
 	return []any{p.scope, p.subnet, p.path, p.now, p.ban, int32(p.limit), p.window, p.block,
 		p.totalLimit, p.fileLimit, p.bwBlock, p.linkTTL, p.throttle, p.sizeTTL,
-		p.reserve, p.chunk, p.totalWindow, p.fileWindow}
+		p.reserve, p.chunk, p.totalWindow, p.fileWindow, p.revocable, p.rpath,
+		a.scopes, a.keys, a.bytes, a.requests, a.windows, a.order}
+}
+
+// pgCounters are the counters as the functions' array parameters (nil: none).
+type pgCounters struct {
+	scopes, keys             []string
+	bytes, requests, windows []int64
+	order                    []int32 // 1-based
+}
+
+func pgCounterArgs(ctrs []ctrParam, order []int, requests bool) (a pgCounters) {
+	if len(ctrs) == 0 {
+		return a
+	}
+	for _, c := range ctrs {
+		a.scopes = append(a.scopes, c.scope)
+		a.keys = append(a.keys, c.key)
+		a.bytes = append(a.bytes, c.bytes)
+		if requests {
+			a.requests = append(a.requests, c.requests)
+		}
+		a.windows = append(a.windows, c.window)
+	}
+	for _, o := range order {
+		a.order = append(a.order, int32(o+1))
+	}
+	return a
 }
 
 // scanCheck reads one pgCheckSQL row.
@@ -36,9 +66,14 @@ func scanCheck(row pgx.Row) (checkResult, error) {
 		header  *string
 		fetched *int64
 	)
+	var counter, ckind int32
 	if err := row.Scan(&reason, &res.retry, &res.status, &url, &header, &fetched, &res.size,
-		&res.grant, &res.tEnd, &res.fEnd); err != nil {
+		&res.grant, &res.tEnd, &res.fEnd, &counter, &ckind, &res.cEnds); err != nil {
 		return checkResult{}, err
+	}
+	res.counter, res.ckind = int(counter), int(ckind)
+	if len(res.cEnds) == 0 {
+		res.cEnds = nil
 	}
 	res.reason = Reason(reason)
 	if url != nil && fetched != nil {
@@ -50,8 +85,8 @@ func scanCheck(row pgx.Row) (checkResult, error) {
 	return res, nil
 }
 
-const pgExtendSQL = `SELECT o_grant, o_reason, o_retry, o_tend, o_fend
-FROM alist_edge_extend_v1($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+const pgExtendSQL = `SELECT o_grant, o_reason, o_retry, o_tend, o_fend, o_counter, o_cend
+FROM alist_edge_extend_v2($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
 
 const pgHealth = `INSERT INTO health (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at`
 
@@ -94,6 +129,7 @@ var pgJanitor = []string{
 	`DELETE FROM failures WHERE window_end <= $1`,
 	`DELETE FROM bans WHERE until <= $1`,
 	`DELETE FROM nonces WHERE expires_at <= $1`,
+	`DELETE FROM revocations WHERE until <= $1`,
 }
 
 // openPostgres migrates the database of pool and starts the check batching; the backend owns
@@ -117,17 +153,19 @@ func (b *pgBackend) checkOne(ctx context.Context, p checkParams) (res checkResul
 	return res, err
 }
 
-// extend is one statement: alist_edge_extend_v1 locks both usage rows, so extensions and
+// extend is one statement: alist_edge_extend_v2 locks the counters' and both usage rows, so extensions and
 // checks of one subnet on every replica take turns.
 func (b *pgBackend) extend(ctx context.Context, p extendParams) (res extendResult, err error) {
 	err = b.pool.with(ctx, func(c *pgx.Conn) error {
 		var reason string
+		var counter int32
+		a := pgCounterArgs(p.ctrs, p.order, false)
 		if err := c.QueryRow(ctx, pgExtendSQL, p.scope, p.subnet, p.path, p.now, p.want,
-			p.totalLimit, p.fileLimit, p.totalWindow, p.fileWindow,
-		).Scan(&res.grant, &reason, &res.retry, &res.tEnd, &res.fEnd); err != nil {
+			p.totalLimit, p.fileLimit, p.totalWindow, p.fileWindow, a.scopes, a.keys, a.bytes, a.windows, a.order,
+		).Scan(&res.grant, &reason, &res.retry, &res.ends.t, &res.ends.f, &counter, &res.ends.c); err != nil {
 			return err
 		}
-		res.reason = Reason(reason)
+		res.reason, res.counter = Reason(reason), int(counter)
 		return nil
 	})
 	return res, err

@@ -202,7 +202,8 @@ func (s *store) signal() {
 // addUsage merges deltas per counter in memory instead of queueing them, so recording usage
 // never blocks a stream and never drops bytes, however far the database falls behind. Usage is
 // recorded whether or not a quota is enabled: operators read it before they choose a limit.
-func (s *store) addUsage(scope, subnet, pathHash string, delta int64) {
+// ctrs are the request's byte counters: they are charged the same bytes, each in its own window.
+func (s *store) addUsage(scope, subnet, pathHash string, delta int64, ctrs []ctrParam) {
 	if delta <= 0 {
 		return
 	}
@@ -217,6 +218,9 @@ func (s *store) addUsage(scope, subnet, pathHash string, delta int64) {
 	s.addUsageLocked(usageKey{scope, subnet, ""}, now, s.cfg.TotalWindow, delta)
 	if pathHash != "" {
 		s.addUsageLocked(usageKey{scope, subnet, pathHash}, now, s.cfg.FileWindow, delta)
+	}
+	for _, c := range ctrs {
+		s.addCounterUsageLocked(c, now, delta)
 	}
 	s.usageMu.Unlock()
 	// No signal: the writer's ticker (usageFlushEvery) or its next wake takes it.

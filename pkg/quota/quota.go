@@ -121,6 +121,11 @@ type CheckRequest struct {
 	// While a bandwidth quota applies, the check admits the request only if the reservation
 	// fits under every quota and counts it at once, so parallel requests see each other.
 	Reserve int64
+	// Counters are the policy limits of this request (counters.go): checked after the
+	// subnet's own quotas, in this order, reserved and counted in the same round trip.
+	Counters []Counter
+	// Revocable: refuse the request (ReasonRevoked) when Path is on the revocation list.
+	Revocable bool
 }
 
 // ReserveUnknown: the answer's length is not known before the upstream answers; a capped
@@ -144,6 +149,8 @@ const (
 	ReasonFileBandwidth Reason = "bandwidth_filepath"
 	ReasonBanned        Reason = "banned"
 	ReasonThrottled     Reason = "throttled"
+	ReasonCounter       Reason = "policy_limit" // a policy counter's cap; Decision.Counter names it
+	ReasonRevoked       Reason = "revoked"      // the path is revoked (HTTP 410)
 )
 
 // Decision is the answer of the unified check, in domain terms: what was decided and the facts
@@ -156,9 +163,10 @@ type Decision struct {
 
 	// The facts of a refusal (zero when allowed).
 	Subnet         string // the subnet refused (CheckRequest.Subnet)
-	Path           string // bandwidth_filepath: CheckRequest.Path, or PathHash when Path is empty
+	Path           string // bandwidth_filepath, revoked: CheckRequest.Path, or PathHash when Path is empty
 	Limit          Limit  // rate_limit, bandwidth_*: the limit that was reached, as configured
 	UpstreamStatus int    // throttled: the status the upstream host answered with
+	Counter        string // policy_limit: the Name of the counter that refused
 
 	Link     *Link // WantLink and a cache entry younger than LinkTTL (nil otherwise)
 	Size     int64 // WantSize: cached size, -1 when none
@@ -170,8 +178,8 @@ type Decision struct {
 	res *reservation // what the check reserved; Store.Meter settles it
 }
 
-// Limit is a configured limit as a refusal names it: requests (rate_limit) or bytes
-// (bandwidth_*) per window, plus the operator's own spelling of both when Config has it.
+// Limit is a configured limit as a refusal names it: requests (rate_limit, policy_limit) or
+// bytes (bandwidth_*, policy_limit) per window, plus the operator's own spelling of both when Config has it.
 type Limit struct {
 	Requests int           // rate_limit: Config.RequestLimit
 	Bytes    Size          // bandwidth_*: Config.TotalLimit or FileLimit (fixed, or a multiple)
@@ -179,6 +187,8 @@ type Limit struct {
 	// Text and WindowText are the limit and the window as configured (Config's *Text fields);
 	// empty when not given.
 	Text, WindowText string
+	// WindowEnd is when a policy counter's window ends (policy_limit only).
+	WindowEnd time.Time
 }
 
 // ErrUnavailable wraps database failures under fail-closed: the request cannot be decided.

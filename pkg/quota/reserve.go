@@ -25,7 +25,9 @@ type reservation struct {
 	scope, subnet, path   string       // stored keys (subnet hashed)
 	totalLimit, fileLimit int64
 	grant                 int64
-	tEnd, fEnd            int64 // window ends of the rows the reservation went to
+	ends                  resEnds    // window ends of the rows the reservation went to
+	ctrs                  []ctrParam // policy counters (check order: sorted by stored key)
+	order                 []int
 }
 
 // extendParams are the inputs of one Extend round trip; a zero limit does not cap.
@@ -35,15 +37,19 @@ type extendParams struct {
 	want                    int64
 	totalLimit, fileLimit   int64
 	totalWindow, fileWindow int64
+	ctrs                    []ctrParam // byte counters only, sorted; window from now
+	order                   []int
+	ctrIdx                  []int // ctrs[j] is the reservation's counter ctrIdx[j]
 }
 
 type extendResult struct {
-	grant      int64
-	reason     Reason // the quota that granted less than asked
-	retry      int64  // ms until that quota's window ends
-	tEnd, fEnd int64
-	refusal    Decision
-	failOpen   bool
+	grant    int64
+	reason   Reason // the quota that granted less than asked
+	retry    int64  // ms until that quota's window ends
+	counter  int    // policy_limit: index in extendParams.ctrs plus one
+	ends     resEnds
+	refusal  Decision
+	failOpen bool
 }
 
 // bwRow is one bw_usage row as a check or an extension finds it (exists false: no row).
@@ -110,6 +116,7 @@ func (s *store) extend(ctx context.Context, r *reservation, n int64) (extendResu
 		totalLimit: r.totalLimit, fileLimit: r.fileLimit,
 		totalWindow: s.window(s.cfg.TotalWindow), fileWindow: s.window(s.cfg.FileWindow),
 	}
+	p.ctrs, p.order, p.ctrIdx = extendCounters(r, p.now)
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.CheckTimeout)
 	res, err := s.be.extend(cctx, p)
 	cancel()
@@ -130,9 +137,14 @@ func (s *store) extend(ctx context.Context, r *reservation, n int64) (extendResu
 	if res.grant < n {
 		// Bytes come back when the window ends or parallel streams settle: no later than a
 		// refused check would have been told.
-		retry := min(res.retry, ms(s.cfg.BandwidthBlockTime))
-		res.refusal = s.decide(r.req, checkResult{reason: res.reason, retry: retry})
+		retry := res.retry
+		if res.reason != ReasonCounter {
+			retry = min(retry, ms(s.cfg.BandwidthBlockTime))
+		}
+		res.refusal = s.decide(r.req, checkResult{reason: res.reason, retry: retry, counter: res.counter,
+			ckind: ctrKindBytes}, p.ctrs, p.now)
 	}
+	res.ends.c = expandEnds(len(r.ctrs), p.ctrIdx, res.ends.c)
 	return res, nil
 }
 
@@ -146,13 +158,22 @@ func (s *store) window(d time.Duration) int64 {
 // Meter implements Store.
 func (s *store) Meter(req CheckRequest, d Decision) *Meter {
 	sc, sub, path := string(req.Scope), hashHex(req.Subnet), req.PathHash
-	m := NewMeter(func(delta int64) { s.addUsage(sc, sub, path, delta) }, s.cfg.UsageFlushBytes, s.cfg.UsageFlushInterval)
+	var ctrs []ctrParam // byte counters: charged what is delivered beyond a reservation
+	if len(req.Counters) > 0 {
+		all, _ := counterParams(req.Counters, s.cfg.Clock())
+		for _, c := range all {
+			if c.bytes > 0 {
+				ctrs = append(ctrs, c)
+			}
+		}
+	}
+	m := NewMeter(func(delta int64) { s.addUsage(sc, sub, path, delta, ctrs) }, s.cfg.UsageFlushBytes, s.cfg.UsageFlushInterval)
 	if r := d.res; r != nil && d.Allowed {
 		m.reserved, m.granted = r.grant, r.grant
 		m.res = &meterReservation{
 			extend:  func(ctx context.Context, n int64) (extendResult, error) { return s.extend(ctx, r, n) },
-			release: func(n, tEnd, fEnd int64) { s.addRelease(r.scope, r.subnet, r.path, n, tEnd, fEnd) },
-			tEnd:    r.tEnd, fEnd: r.fEnd,
+			release: func(n int64, e resEnds) { s.addRelease(r.scope, r.subnet, r.path, n, e, r.ctrs) },
+			ends:    r.ends,
 		}
 	}
 	return m
@@ -162,13 +183,14 @@ func (s *store) Meter(req CheckRequest, d Decision) *Meter {
 // answer (nobody will stream, so nobody would settle it).
 func (s *store) releaseAbandoned(p checkParams, r checkResult) {
 	if r.reason == ReasonNone && r.grant > 0 {
-		s.addRelease(p.scope, p.subnet, p.path, r.grant, r.tEnd, r.fEnd)
+		s.addRelease(p.scope, p.subnet, p.path, r.grant, resEnds{t: r.tEnd, f: r.fEnd, c: r.cEnds}, p.ctrs)
 	}
 }
 
-// addRelease queues the release of n reserved bytes of the windows ending tEnd (total row)
-// and fEnd (path row). Releases are merged per row and window and written with the usage.
-func (s *store) addRelease(scope, subnet, path string, n, tEnd, fEnd int64) {
+// addRelease queues the release of n reserved bytes of the windows ending e.t (total row),
+// e.f (path row) and e.c[i] (the byte row of ctrs[i]). Releases are merged per row and window
+// and written with the usage.
+func (s *store) addRelease(scope, subnet, path string, n int64, e resEnds, ctrs []ctrParam) {
 	if n <= 0 {
 		return
 	}
@@ -178,9 +200,14 @@ func (s *store) addRelease(scope, subnet, path string, n, tEnd, fEnd int64) {
 		s.warn("quota reservation released after Close; not stored", nil)
 		return
 	}
-	s.addReleaseLocked(usageKey{scope, subnet, ""}, tEnd, n)
+	s.addReleaseLocked(usageKey{scope, subnet, ""}, e.t, n)
 	if path != "" {
-		s.addReleaseLocked(usageKey{scope, subnet, path}, fEnd, n)
+		s.addReleaseLocked(usageKey{scope, subnet, path}, e.f, n)
+	}
+	for i, c := range ctrs {
+		if i < len(e.c) && c.bytes > 0 {
+			s.addReleaseLocked(usageKey{c.scope, c.key, ""}, e.c[i], n)
+		}
 	}
 	s.usageMu.Unlock()
 	s.signal()

@@ -29,7 +29,7 @@ type sqliteBackend struct {
 type sqliteStmts struct {
 	state, rateSet, bwSet, bwGet                                                     *sql.Stmt
 	linkSave, linkDel, sizeSave, thrSet, thrClear, usage, failUp, failBan, failReset *sql.Stmt
-	nonce, release, health                                                           *sql.Stmt
+	nonce, release, health, rateGet, revoked                                         *sql.Stmt
 }
 
 var sqliteSQL = map[string]string{
@@ -59,6 +59,11 @@ var sqliteSQL = map[string]string{
 		ON CONFLICT (scope, subnet, path_hash) DO UPDATE SET window_end = excluded.window_end, bytes = excluded.bytes,
 		blocked_until = excluded.blocked_until`,
 	"bwGet": `SELECT window_end, bytes, blocked_until FROM bw_usage WHERE scope = ?1 AND subnet = ?2 AND path_hash = ?3`,
+	// A policy counter's request row (sqlite_counters.go).
+	"rateGet": `SELECT window_end, count FROM rate_windows WHERE scope = ?1 AND subnet = ?2`,
+	// The latest live revocation of path ?1, exact or by prefix (NULL: none).
+	"revoked": `SELECT max(until) FROM revocations WHERE until > ?2
+		AND ((prefix = 0 AND path = ?1) OR (prefix <> 0 AND substr(?1, 1, length(path)) = path))`,
 	// Unused reservation given back, only to the window it was reserved in (?4 = its end).
 	"release": `UPDATE bw_usage SET bytes = max(bytes + ?5, 0) WHERE scope = ?1 AND subnet = ?2 AND path_hash = ?3 AND window_end = ?4`,
 	"health":  `INSERT INTO health (id, at) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET at = excluded.at`,
@@ -101,6 +106,7 @@ var sqliteJanitor = []string{
 	`DELETE FROM failures WHERE window_end <= ?1`,
 	`DELETE FROM bans WHERE until <= ?1`,
 	`DELETE FROM nonces WHERE expires_at <= ?1`,
+	`DELETE FROM revocations WHERE until <= ?1`,
 }
 
 // openSQLiteDB opens the file in WAL mode (readers never block the writer) with
@@ -145,7 +151,7 @@ func openSQLite(ctx context.Context, path string) (*sqliteBackend, error) {
 		"state": &b.st.state, "rateSet": &b.st.rateSet, "bwSet": &b.st.bwSet, "bwGet": &b.st.bwGet, "linkSave": &b.st.linkSave,
 		"linkDel": &b.st.linkDel, "sizeSave": &b.st.sizeSave, "thrSet": &b.st.thrSet, "thrClear": &b.st.thrClear, "usage": &b.st.usage,
 		"failUp": &b.st.failUp, "failBan": &b.st.failBan, "failReset": &b.st.failReset, "nonce": &b.st.nonce,
-		"release": &b.st.release, "health": &b.st.health,
+		"release": &b.st.release, "health": &b.st.health, "rateGet": &b.st.rateGet, "revoked": &b.st.revoked,
 	}
 	for name, dst := range st {
 		s, err := db.PrepareContext(ctx, sqliteSQL[name])

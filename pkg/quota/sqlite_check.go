@@ -7,11 +7,11 @@ import (
 	"math"
 )
 
-// The Go twins of the Postgres functions of migrations/postgres/0002 (alist_edge_check_v2,
-// alist_edge_extend_v1). Every decision and every row they leave must be the same as there:
+// The Go twins of the Postgres functions of migrations/postgres/0004 (alist_edge_check_v3,
+// alist_edge_extend_v2; the counters and revocations in sqlite_counters.go). Every decision and every row they leave must be the same as there:
 // TestDifferential replays random operation sequences on both and compares.
 
-// checkIn is the Go twin of alist_edge_check_v2 (migrations/postgres/0002): keep them in step. All
+// checkIn is the Go twin of alist_edge_check_v3 (migrations/postgres/0004): keep them in step. All
 // state is read by one SELECT and written back by at most two statements, inside one
 // BEGIN IMMEDIATE transaction, so concurrent checks (even from another process) serialise.
 // Within a group transaction the SELECT's answer is shared by the checks of the same subnet and
@@ -34,12 +34,21 @@ func (b *sqliteBackend) checkIn(ctx context.Context, ts *sqliteTx, p checkParams
 	if p.sizeTTL > 0 {
 		sizeAfter = p.now - p.sizeTTL
 	}
+	refuse := func(r Reason, retry int64) (checkResult, error) {
+		return checkResult{reason: r, retry: retry, size: -1}, nil
+	}
+	if p.revocable {
+		until, err := ts.revokedUntil(ctx, b.st.revoked, p.rpath, p.now)
+		if err != nil {
+			return res, err
+		}
+		if until > p.now {
+			return refuse(ReasonRevoked, until-p.now)
+		}
+	}
 	row, err := ts.state(ctx, b.st.state, p)
 	if err != nil {
 		return res, err
-	}
-	refuse := func(r Reason, retry int64) (checkResult, error) {
-		return checkResult{reason: r, retry: retry, size: -1}, nil
 	}
 	if row.banUntil.Valid && row.banUntil.Int64 > banAfter {
 		return refuse(ReasonBanned, row.banUntil.Int64-p.now)
@@ -100,7 +109,13 @@ func (b *sqliteBackend) checkIn(ctx context.Context, ts *sqliteTx, p checkParams
 	} else {
 		limits[1] = 0
 	}
-	capped := limits[0] > 0 || limits[1] > 0
+	// Policy counters are locked (read, created) before the subnet's usage rows, as Postgres
+	// locks them; any byte counter makes the request capped.
+	ctrs, err := b.lockCounters(ctx, ts, p)
+	if err != nil {
+		return res, err
+	}
+	capped := limits[0] > 0 || limits[1] > 0 || byteCounters(p.ctrs)
 	if capped {
 		rows[0] = ts.bwRow(keys[0], row.tEnd, row.tBytes, row.tBlocked)
 		rows[1] = ts.bwRow(keys[1], row.fEnd, row.fBytes, row.fBlocked)
@@ -127,7 +142,14 @@ func (b *sqliteBackend) checkIn(ctx context.Context, ts *sqliteTx, p checkParams
 				return laterRefusal(reasons[i], p.bwBlock)
 			}
 		}
-		grant = grantFor(p.reserve, p.chunk, limits, used)
+	}
+	if c, kind, retry := refuseCounter(p, ctrs); c > 0 {
+		r, err := laterRefusal(ReasonCounter, retry)
+		r.counter, r.ckind = c, kind
+		return r, err
+	}
+	if capped {
+		grant = counterGrant(p, ctrs, grantFor(p.reserve, p.chunk, limits, used))
 	}
 
 	if row.lURL.Valid && row.lFetched.Int64 > linkAfter {
@@ -154,14 +176,15 @@ func (b *sqliteBackend) checkIn(ctx context.Context, ts *sqliteTx, p checkParams
 			}
 		}
 	}
+	res.cEnds = countCounters(ts, p, ctrs, grant)
 	if row.size.Valid && row.sizeFetched.Int64 > sizeAfter {
 		res.size = row.size.Int64
 	}
 	return res, nil
 }
 
-// extend is the Go twin of alist_edge_extend_v1 (migrations/postgres/0002): one BEGIN
-// IMMEDIATE transaction reads both usage rows and counts what it grants. The single connection
+// extend is the Go twin of alist_edge_extend_v2 (migrations/postgres/0004): one BEGIN
+// IMMEDIATE transaction reads the counters' and both usage rows and counts what it grants. The single connection
 // serialises it with the group commit of the checks.
 func (b *sqliteBackend) extend(ctx context.Context, p extendParams) (res extendResult, err error) {
 	tx, err := b.db.BeginTx(ctx, nil)
@@ -188,6 +211,10 @@ func (b *sqliteBackend) extend(ctx context.Context, p extendParams) (res extendR
 	var used [2]int64
 	get := tx.StmtContext(ctx, b.st.bwGet)
 	defer get.Close()
+	crows, err := extendCounterRows(ctx, get, p)
+	if err != nil {
+		return res, err
+	}
 	for i := range nrows {
 		switch err = get.QueryRowContext(ctx, p.scope, p.subnet, keys[i]).Scan(&rows[i].end, &rows[i].bytes, &rows[i].blocked); {
 		case err == nil:
@@ -206,9 +233,27 @@ func (b *sqliteBackend) extend(ctx context.Context, p extendParams) (res extendR
 		res.reason = [2]Reason{ReasonBandwidth, ReasonFileBandwidth}[by]
 		res.retry = max(rows[by].end-p.now, 0)
 	}
+	if g, c, retry := extendCounterLimits(p, crows, grant); c > 0 {
+		grant, res.reason, res.counter, res.retry = g, ReasonCounter, c, retry
+	}
 	res.grant = grant
 	set := tx.StmtContext(ctx, b.st.bwSet)
 	defer set.Close()
+	if len(p.ctrs) > 0 {
+		res.ends.c = make([]int64, len(p.ctrs))
+	}
+	for i, c := range p.ctrs {
+		r := crows[i]
+		if grant > 0 {
+			r = r.plus(p.now, c.window, grant)
+		}
+		if grant > 0 || !r.exists {
+			if _, err = set.ExecContext(ctx, c.scope, c.key, "", r.end, r.bytes, r.blocked); err != nil {
+				return res, err
+			}
+		}
+		res.ends.c[i] = r.end
+	}
 	for i := range nrows {
 		r := rows[i]
 		if grant > 0 {
@@ -220,9 +265,9 @@ func (b *sqliteBackend) extend(ctx context.Context, p extendParams) (res extendR
 			}
 		}
 		if i == 0 {
-			res.tEnd = r.end
+			res.ends.t = r.end
 		} else {
-			res.fEnd = r.end
+			res.ends.f = r.end
 		}
 	}
 	return res, nil

@@ -38,6 +38,7 @@ type checkJob struct {
 type sqliteTx struct {
 	tx                        *sql.Tx
 	stateStmt, rateSet, bwSet *sql.Stmt
+	bwGet, rateGet, revoked   *sql.Stmt // counters and revocations (sqlite_counters.go)
 
 	rows      map[rowKey]*stateRow
 	rates     map[rateKey]rateRow
@@ -143,7 +144,7 @@ func (t *sqliteTx) stmt(ctx context.Context, dst **sql.Stmt, s *sql.Stmt) *sql.S
 }
 
 func (t *sqliteTx) closeStmts() {
-	for _, s := range []*sql.Stmt{t.stateStmt, t.rateSet, t.bwSet} {
+	for _, s := range []*sql.Stmt{t.stateStmt, t.rateSet, t.bwSet, t.bwGet, t.rateGet, t.revoked} {
 		if s != nil {
 			_ = s.Close()
 		}

@@ -30,6 +30,9 @@ type backend interface {
 	ping(ctx context.Context, now int64) error
 	// onAbandon sets what to do with the answer of a check whose caller stopped waiting.
 	onAbandon(fn func(checkParams, checkResult))
+	// adminExec runs stmts in one transaction; adminQuery hands each row of q to row (admin.go).
+	adminExec(ctx context.Context, stmts []adminStmt) error
+	adminQuery(ctx context.Context, q string, args []any, row func(scan func(...any) error) error) error
 	close() error
 }
 

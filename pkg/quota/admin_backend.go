@@ -1,0 +1,74 @@
+package quota
+
+import (
+	"context"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The admin operations' statements on each backend: the same SQL ($N placeholders become ?N
+// for SQLite), each call one transaction.
+
+func (b *sqliteBackend) adminExec(ctx context.Context, stmts []adminStmt) (err error) {
+	tx, err := b.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+			return
+		}
+		err = tx.Commit()
+	}()
+	for _, st := range stmts {
+		if _, err = tx.ExecContext(ctx, strings.ReplaceAll(st.q, "$", "?"), st.args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *sqliteBackend) adminQuery(ctx context.Context, q string, args []any, row func(scan func(...any) error) error) error {
+	rows, err := b.db.QueryContext(ctx, strings.ReplaceAll(q, "$", "?"), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (b *pgBackend) adminExec(ctx context.Context, stmts []adminStmt) error {
+	return b.pool.with(ctx, func(c *pgx.Conn) error {
+		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			for _, st := range stmts {
+				if _, err := tx.Exec(ctx, st.q, st.args...); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+}
+
+func (b *pgBackend) adminQuery(ctx context.Context, q string, args []any, row func(scan func(...any) error) error) error {
+	return b.pool.with(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := row(rows.Scan); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+}
