@@ -36,7 +36,7 @@ type Engine struct {
 	vocab    Vocabulary
 	matchers []matcher
 	mdefs    []*MatcherDef
-	isSize   []bool
+	size     [maxMatchers]bool // matcher i is a size matcher (Decision.UsedSize)
 	rules    []crule
 	def      Action
 	defText  string
@@ -120,7 +120,7 @@ func (d *Document) Compile(v Vocabulary) (*Engine, error) {
 		index[m.Name] = len(e.matchers)
 		e.matchers = append(e.matchers, mm)
 		e.mdefs = append(e.mdefs, m)
-		e.isSize = append(e.isSize, m.Kind == "size")
+		e.size[len(e.matchers)-1] = m.Kind == "size"
 		known = append(known, m.Name)
 	}
 	sort.Strings(known)
@@ -224,35 +224,40 @@ func (e *Engine) Decide(r *Request) Decision {
 }
 
 func (e *Engine) eval(prog []instr, r *Request, m *memo, usedSize *bool) bool {
-	var stack [maxStack]bool
+	// The masks below never change an index (the compiler keeps them in range); they let
+	// the Go compiler drop bounds checks from this loop, which is most of Decide's time.
+	var stack [64]bool
 	sp := 0
 	for pc := 0; pc < len(prog); pc++ {
 		in := prog[pc]
 		switch in.op {
 		case opMatch:
-			i := in.arg
-			if m[i] == 0 {
-				m[i] = 1
-				if e.value(int(i), r) {
-					m[i] = 2
-				}
-			}
-			if e.isSize[i] {
-				*usedSize = true
-			}
-			stack[sp] = m[i] == 2
+			stack[sp&63] = e.memoValue(in.arg, r, m, usedSize)
 			sp++
+		case opNotMatch:
+			stack[sp&63] = !e.memoValue(in.arg, r, m, usedSize)
+			sp++
+		case opMatchJF, opNotMatchJF, opMatchJT, opNotMatchJT:
+			v := e.memoValue(in.arg, r, m, usedSize)
+			if in.op == opNotMatchJF || in.op == opNotMatchJT {
+				v = !v
+			}
+			if v == (in.op == opMatchJT || in.op == opNotMatchJT) {
+				stack[sp&63] = v
+				sp++
+				pc = int(in.to) - 1
+			}
 		case opConst:
-			stack[sp] = in.arg != 0
+			stack[sp&63] = in.arg != 0
 			sp++
 		case opNot:
-			stack[sp-1] = !stack[sp-1]
+			stack[(sp-1)&63] = !stack[(sp-1)&63]
 		case opJF:
-			if !stack[sp-1] {
+			if !stack[(sp-1)&63] {
 				pc = int(in.arg) - 1
 			}
 		case opJT:
-			if stack[sp-1] {
+			if stack[(sp-1)&63] {
 				pc = int(in.arg) - 1
 			}
 		case opPop:
@@ -260,6 +265,22 @@ func (e *Engine) eval(prog []instr, r *Request, m *memo, usedSize *bool) bool {
 		}
 	}
 	return stack[0]
+}
+
+func (e *Engine) memoValue(arg uint16, r *Request, m *memo, usedSize *bool) bool {
+	i := arg & (maxMatchers - 1)
+	if e.size[i] {
+		*usedSize = true
+	}
+	v := m[i]
+	if v == 0 {
+		v = 1
+		if e.value(int(i), r) {
+			v = 2
+		}
+		m[i] = v
+	}
+	return v == 2
 }
 
 // value calls matcher i. The known kinds are called directly so that the compiler can see

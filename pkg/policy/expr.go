@@ -23,11 +23,20 @@ const (
 	opJF  // if top is false, jump to arg (keeping it)
 	opJT  // if top is true, jump to arg (keeping it)
 	opPop // drop top
+	// Fused forms of "matcher x; jump; pop" for a name (or "not name") on the left of and/or,
+	// the common case: one dispatch instead of three. On the jump they push the value
+	// that made them jump; otherwise they push nothing (the pop is folded in).
+	opMatchJF    // x = matcher arg; if x is false, push false and jump to to
+	opMatchJT    // if x is true, push true and jump to to
+	opNotMatch   // push !x
+	opNotMatchJF // if !x is false, push false and jump
+	opNotMatchJT // if !x is true, push true and jump
 )
 
 type instr struct {
 	op  uint8
-	arg uint16
+	arg uint16 // matcher index, or jump target for opJF/opJT
+	to  uint16 // jump target of the fused forms
 }
 
 type exprNode struct {
@@ -190,43 +199,87 @@ func (n *exprNode) names(out []string) []string {
 func compileExpr(n *exprNode, index map[string]int, known string) ([]instr, error) {
 	var prog []instr
 	sp, max := 0, 0
+	lookup := func(name string) (uint16, error) {
+		i, ok := index[name]
+		if !ok {
+			return 0, fmt.Errorf("unknown matcher %q (accepted: %s)", name, known)
+		}
+		return uint16(i), nil
+	}
+	// leaf recognises "name" and "not name".
+	leaf := func(n *exprNode) (string, bool, bool) {
+		if n.op == 'n' {
+			return n.name, false, true
+		}
+		if n.op == '!' && n.l.op == 'n' {
+			return n.l.name, true, true
+		}
+		return "", false, false
+	}
 	var emit func(n *exprNode) error
 	emit = func(n *exprNode) error {
 		switch n.op {
 		case 'n':
-			i, ok := index[n.name]
-			if !ok {
-				return fmt.Errorf("unknown matcher %q (accepted: %s)", n.name, known)
+			i, err := lookup(n.name)
+			if err != nil {
+				return err
 			}
-			prog = append(prog, instr{opMatch, uint16(i)})
+			prog = append(prog, instr{op: opMatch, arg: i})
 			sp++
 		case 'c':
 			a := uint16(0)
 			if n.val {
 				a = 1
 			}
-			prog = append(prog, instr{opConst, a})
+			prog = append(prog, instr{op: opConst, arg: a})
 			sp++
 		case '!':
+			if name, _, ok := leaf(n.l); ok && n.l.op == 'n' {
+				i, err := lookup(name)
+				if err != nil {
+					return err
+				}
+				prog = append(prog, instr{op: opNotMatch, arg: i})
+				sp++
+				break
+			}
 			if err := emit(n.l); err != nil {
 				return err
 			}
 			prog = append(prog, instr{op: opNot})
 		default:
-			if err := emit(n.l); err != nil {
-				return err
+			j := -1
+			if name, neg, ok := leaf(n.l); ok {
+				i, err := lookup(name)
+				if err != nil {
+					return err
+				}
+				op := map[[2]bool]uint8{{false, false}: opMatchJF, {false, true}: opNotMatchJF, {true, false}: opMatchJT, {true, true}: opNotMatchJT}[[2]bool{n.op == '|', neg}]
+				j = len(prog)
+				prog = append(prog, instr{op: op, arg: i})
+				if sp+1 > max {
+					max = sp + 1
+				}
+			} else {
+				if err := emit(n.l); err != nil {
+					return err
+				}
+				op := opJF
+				if n.op == '|' {
+					op = opJT
+				}
+				prog = append(prog, instr{op: op}, instr{op: opPop})
+				sp--
 			}
-			j := len(prog)
-			op := opJF
-			if n.op == '|' {
-				op = opJT
-			}
-			prog = append(prog, instr{op: op}, instr{op: opPop})
-			sp--
+			k := len(prog) - 2
 			if err := emit(n.r); err != nil {
 				return err
 			}
-			prog[j].arg = uint16(len(prog))
+			if j >= 0 {
+				prog[j].to = uint16(len(prog))
+			} else {
+				prog[k].arg = uint16(len(prog))
+			}
 		}
 		if sp > max {
 			max = sp
@@ -239,13 +292,22 @@ func compileExpr(n *exprNode, index map[string]int, known string) ([]instr, erro
 	if max > maxStack {
 		return nil, fmt.Errorf("expression nested deeper than %d", maxExprDepth)
 	}
-	// A jump that lands on a jump of the same kind can go straight to its target: the value
-	// it carries is the one that made the first jump.
+	// A jump that lands on a jump taken on the same value can go straight to its target:
+	// the value it carries is the one that made the first jump.
 	for i := len(prog) - 1; i >= 0; i-- {
-		if in := prog[i]; in.op == opJF || in.op == opJT {
-			if t := int(in.arg); t < len(prog) && prog[t].op == in.op {
-				prog[i].arg = prog[t].arg
-			}
+		in := &prog[i]
+		var target *uint16
+		onTrue := false
+		switch in.op {
+		case opJF, opJT:
+			target, onTrue = &in.arg, in.op == opJT
+		case opMatchJF, opNotMatchJF, opMatchJT, opNotMatchJT:
+			target, onTrue = &in.to, in.op == opMatchJT || in.op == opNotMatchJT
+		default:
+			continue
+		}
+		if t := int(*target); t < len(prog) && (prog[t].op == opJT) == onTrue && (prog[t].op == opJF || prog[t].op == opJT) {
+			*target = prog[t].arg
 		}
 	}
 	return prog, nil

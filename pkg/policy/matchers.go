@@ -172,7 +172,7 @@ func buildSize(p map[string][]string) (matcher, error) {
 			return nil, fmt.Errorf("max: %v", err)
 		}
 		if n < m.min {
-			return nil, fmt.Errorf("max %s is below min %s", v[0], p["min"][0])
+			return nil, fmt.Errorf("max: %s is below min %s", v[0], p["min"][0])
 		}
 		m.max = n
 	}

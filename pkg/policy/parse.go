@@ -20,9 +20,10 @@ const (
 var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,63}$`)
 
 type reader struct {
-	name string
-	doc  *Document
-	errs []error
+	name   string
+	doc    *Document
+	errs   []error
+	failed map[string]bool // "matchers.NAME", "quota.NAME": defined but refused (no second complaint)
 }
 
 func (r *reader) errf(line int, format string, args ...any) {
@@ -35,7 +36,7 @@ func Parse(name string, data []byte) (*Document, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &reader{name: name, doc: &Document{Name: name, lines: map[string]int{}}}
+	r := &reader{name: name, doc: &Document{Name: name, lines: map[string]int{}}, failed: map[string]bool{}}
 	r.keys(root, "the top level", "default", "matchers", "rules", "quotas", "rates")
 	if v := root.m["default"]; v != nil {
 		if s, ok := r.str(v, "default"); ok {
@@ -133,6 +134,7 @@ func (r *reader) matchers(v *tval) {
 			continue
 		}
 		r.doc.lines["matchers."+name] = mv.line
+		r.failed["matchers."+name] = true
 		kv := mv.table.m["kind"]
 		if kv == nil {
 			r.errf(mv.line, "%s: kind is missing (accepted: %s)", where, kindNames())
@@ -181,6 +183,7 @@ func (r *reader) matchers(v *tval) {
 			continue
 		}
 		r.doc.Matchers = append(r.doc.Matchers, def)
+		delete(r.failed, "matchers."+name)
 	}
 }
 
@@ -202,6 +205,11 @@ func (r *reader) rules(v *tval) {
 		known = append(known, m.Name)
 	}
 	sort.Strings(known)
+	for k := range r.failed {
+		if n, ok := strings.CutPrefix(k, "matchers."); ok {
+			index[n] = 0
+		}
+	}
 	acceptedMatchers := strings.Join(known, ", ")
 	seen := map[string]int{}
 	for i, e := range v.arr {
@@ -288,7 +296,7 @@ func (r *reader) refs(line int, where, kind string, names []string) bool {
 		r.errf(line, "%s: %s: no name given", where, kind)
 	}
 	for _, n := range names {
-		if l := r.doc.limit(n); l == nil || l.Kind != kind {
+		if l := r.doc.limit(n); (l == nil || l.Kind != kind) && !r.failed[kind+"."+n] {
 			r.errf(line, "%s: unknown %s %q (accepted: %s)", where, kind, n, r.doc.limitNames(kind))
 			ok = false
 		}

@@ -30,6 +30,7 @@ func (r *reader) limits(v *tval, kind string) {
 			r.errf(lv.line, "%s: the name %q is already a %s (line %d)", where, name, prev.Kind, r.doc.lines[prev.Kind+"s."+name])
 			continue
 		}
+		r.failed[kind+"."+name] = true
 		lt := lv.table
 		r.keys(lt, where, "scope", "bytes", "requests", "period", "reset", "zone")
 		l := &Limit{Name: name, Kind: kind}
@@ -83,6 +84,7 @@ func (r *reader) limits(v *tval, kind string) {
 		if ok {
 			r.doc.lines[kind+"s."+name] = lv.line
 			r.doc.Limits = append(r.doc.Limits, l)
+			delete(r.failed, kind+"."+name)
 		}
 	}
 }
