@@ -76,7 +76,7 @@ type TraceLimit struct {
 func (e *Engine) Explain(r *Request) Trace {
 	d := e.Decide(r)
 	t := Trace{
-		Request: TraceRequest{Path: r.Path, Time: r.Time, Size: r.Size, Method: r.Method, Host: r.Host, User: r.User, Groups: r.Groups},
+		Request:  TraceRequest{Path: r.Path, Time: r.Time, Size: r.Size, Method: r.Method, Host: r.Host, User: r.User, Groups: r.Groups},
 		Matchers: map[string]TraceMatcher{},
 		Rules:    []TraceRule{},
 		Limits:   []TraceLimit{},

@@ -36,7 +36,7 @@ func Parse(name string, data []byte) (*Document, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &reader{name: name, doc: &Document{Name: name, lines: map[string]int{}}, failed: map[string]bool{}}
+	r := &reader{name: name, doc: &Document{Name: name, Default: "deny", lines: map[string]int{}}, failed: map[string]bool{}}
 	r.keys(root, "the top level", "default", "matchers", "rules", "quotas", "rates")
 	if v := root.m["default"]; v != nil {
 		if s, ok := r.str(v, "default"); ok {
