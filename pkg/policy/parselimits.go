@@ -111,11 +111,9 @@ func (r *reader) period(t *ttable, where string, p *Period) bool {
 		}
 		p.Rolling = d
 		if rv != nil || zv != nil {
-			line := pv.line
+			line := zv.line
 			if rv != nil {
 				line = rv.line
-			} else {
-				line = zv.line
 			}
 			r.errf(line, "%s: reset and zone apply to calendar periods (day, week, month), not to a rolling %s", where, s)
 			return false
