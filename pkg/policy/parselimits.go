@@ -111,10 +111,11 @@ func (r *reader) period(t *ttable, where string, p *Period) bool {
 		}
 		p.Rolling = d
 		if rv != nil || zv != nil {
-			line := zv.line
-			if rv != nil {
-				line = rv.line
+			bad := rv
+			if bad == nil {
+				bad = zv
 			}
+			line := bad.line
 			r.errf(line, "%s: reset and zone apply to calendar periods (day, week, month), not to a rolling %s", where, s)
 			return false
 		}
