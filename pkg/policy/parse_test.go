@@ -90,6 +90,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad scope", m + rule + "quota = \"q\"\n[quotas.q]\nscope = \"ip\"\nrequests = 1\nperiod = \"day\"\n", []string{"x.toml:11:", `unknown scope "ip"`, "subnet+path"}},
 		{"bad period", m + rule + "quota = \"q\"\n[quotas.q]\nscope = \"global\"\nrequests = 1\nperiod = \"fortnight\"\n", []string{"x.toml:13:", "day"}},
 		{"reset on rolling", m + rule + "quota = \"q\"\n[quotas.q]\nscope = \"global\"\nrequests = 1\nperiod = \"24h\"\nreset = 1\n", []string{"x.toml:14:", "calendar periods"}},
+		{"zone on rolling", m + rule + "quota = \"q\"\n[quotas.q]\nscope = \"global\"\nrequests = 1\nperiod = \"24h\"\nzone = \"UTC\"\n", []string{"x.toml:14:", "calendar periods"}},
 		{"month reset range", m + rule + "quota = \"q\"\n[quotas.q]\nscope = \"global\"\nrequests = 1\nperiod = \"month\"\nreset = 31\n", []string{"x.toml:14:", "1 to 28"}},
 		{"week reset", m + rule + "quota = \"q\"\n[quotas.q]\nscope = \"global\"\nrequests = 1\nperiod = \"week\"\nreset = \"funday\"\n", []string{"x.toml:14:", "mon, tue"}},
 		{"unused quota", m + rule + "[quotas.q]\nscope = \"global\"\nrequests = 1\nperiod = \"day\"\n", []string{"x.toml:9:", `quota "q" is not used`}},
