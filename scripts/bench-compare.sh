@@ -13,6 +13,8 @@
 #     bench-compare markers; the rest of the file is kept)
 #   - BASE_REV=<git revision> adds base: the SQLite proxy built from that revision (a before/after
 #     comparison of a change in one invocation; the revision is checked out in a temporary worktree)
+#   - POLICY=<file> adds edgepol: the SQLite proxy with POLICY_FILE=<file> (e.g.
+#     testdata/bench/policy20.toml: 20 rules, the deciding one last), to compare with edge
 #   - EDGE1=1 (default) adds edge1: the SQLite proxy again with GOMAXPROCS=1 (the Go scheduler on one
 #     thread; on a box whose cores the load generator and origin share, see docs/benchmarks.md)
 # Knobs: RUNS=2, DURATION / REPEAT / SCENARIOS (passed to run.sh), EDGE_PORT=8080, EDGEPG_PORT=8083, EDGE1_PORT=8084, BASE_REV=, BASE_PORT=8085,
@@ -29,6 +31,8 @@ EDGE1_PORT=${EDGE1_PORT:-8084}
 EDGE1=${EDGE1:-1}
 BASE_REV=${BASE_REV:-}
 BASE_PORT=${BASE_PORT:-8085}
+POLICY=${POLICY:-}
+EDGEPOL_PORT=${EDGEPOL_PORT:-8086}
 SLOW_CLIENTS=${SLOW_CLIENTS:-1000}
 SLOW_RATE=${SLOW_RATE:-65536}
 SLOW_SECONDS=${SLOW_SECONDS:-30}
@@ -67,7 +71,7 @@ if [ -n "$BASE_REV" ]; then
 fi
 BT=$WORK/bin/benchtool
 
-for port in $EDGE_PORT $EDGEPG_PORT $EDGE1_PORT $BASE_PORT 18080 18081 18082; do
+for port in $EDGE_PORT $EDGEPG_PORT $EDGE1_PORT $BASE_PORT $EDGEPOL_PORT 18080 18081 18082; do
     if "$BT" wait -addr "127.0.0.1:$port" -d 100ms 2>/dev/null; then die "127.0.0.1:$port is already in use"; fi
 done
 
@@ -104,6 +108,11 @@ if [ -n "$BASE_REV" ]; then
     PROXY_BIN=proxy-base proxy base "$BASE_PORT" 9196 127.0.0.1:18082 DB_MODE=sqlite SQLITE_PATH="$WORK/base.db"
     targets+=("base=custom-full:http://127.0.0.1:$BASE_PORT")
 fi
+if [ -n "$POLICY" ]; then
+    [ -f "$POLICY" ] || die "POLICY=$POLICY: no such file"
+    proxy edgepol "$EDGEPOL_PORT" 9197 127.0.0.1:18082 DB_MODE=sqlite SQLITE_PATH="$WORK/edgepol.db" POLICY_FILE="$(realpath "$POLICY")"
+    targets+=("edgepol=custom-full:http://127.0.0.1:$EDGEPOL_PORT")
+fi
 
 CMD="DURATION=${DURATION:-12} REPEAT=${REPEAT:-2} bash run.sh compare ${targets[*]}"
 tables=()
@@ -112,7 +121,7 @@ for run in $(seq 1 "$RUNS"); do
     out=$WORK/compare-$run.log
     (cd "$BENCH_DIR" && env SIGN_KEY="$KEY" TARGET_ENV_edge="PEER_PID=$edge_PID" \
         TARGET_ENV_edgepg="PEER_PID=${edgepg_PID:-}" TARGET_ENV_edge1="PEER_PID=${edge1_PID:-}" \
-        TARGET_ENV_edgestd="PEER_PID=${edgestd_PID:-}" bash run.sh compare "${targets[@]}") >"$out" 2>&1 \
+        TARGET_ENV_edgestd="PEER_PID=${edgestd_PID:-}" TARGET_ENV_edgepol="PEER_PID=${edgepol_PID:-}" bash run.sh compare "${targets[@]}") >"$out" 2>&1 \
         || die "compare run $run failed (see $out)"
     f=$(sed -n 's/.*combined table in \(.*compare\.md\).*/\1/p' "$out" | tail -1)
     [ -f "$f" ] || die "no compare.md from run $run (see $out)"
@@ -148,7 +157,8 @@ nginx_v=$(nginx -v 2>&1 | sed 's/.*: //')
     echo "- command (in ../shared/bench, run $RUNS times): \`$CMD\`"
     echo "- edge: SQLite (WAL) unified check; edgepg: the same proxy on PostgreSQL 15 (scripts/pgtest.sh: fsync off); both"
     echo "  with the full default checks (five HMACs, path policy, one DB round trip, link cache, JSON access log);"
-    echo "  edge1 (when present): edge with GOMAXPROCS=1; base (when present): edge built from $BASE_REV"
+    echo "  edge1 (when present): edge with GOMAXPROCS=1; base (when present): edge built from $BASE_REV;"
+    echo "  edgepol (when present): edge with POLICY_FILE=${POLICY:-}"
     i=0
     for f in "${tables[@]}"; do
         i=$((i + 1))

@@ -2,6 +2,8 @@
 //
 //	proxy [-check-config] [-env-file FILE]    serve; SIGHUP reloads keys, policy and checks
 //	proxy [-env-file FILE] migrate            apply database migrations and exit
+//	proxy [-check-config -print-policy]       print the effective policy as TOML
+//	proxy [-env-file FILE] admin COMMAND      talk to the admin API (docs/admin.md): explain, usage, unban, revoke, ...
 //
 // Settings come from the environment, with the KEY=VALUE lines of -env-file (default
 // $ENV_FILE) over it. SIGHUP re-reads both and swaps the new configuration in without dropping
@@ -10,9 +12,11 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 
+	"github.com/alist-edge/alist-edge/internal/admin"
 	"github.com/alist-edge/alist-edge/internal/config"
 	"github.com/alist-edge/alist-edge/internal/proxy"
 	"github.com/alist-edge/alist-edge/internal/runner"
@@ -26,6 +30,17 @@ var command = runner.Command[*config.Proxy]{
 	BufferLog: true, // one write per batch of access lines: the log is on the hot path
 	New: func(cfg *config.Proxy, d runner.Deps) (runner.Service, error) {
 		return proxy.New(proxy.Options{Config: cfg, Store: d.Store, Logger: d.Logger, Metrics: d.Metrics, Environ: d.Environ})
+	},
+	Subcommands: map[string]func([]string, func() (map[string]string, error), io.Writer, io.Writer) int{
+		// admin needs only ADMIN_ADDR and ADMIN_TOKEN of the environment, not a valid configuration.
+		"admin": func(args []string, environ func() (map[string]string, error), stdout, stderr io.Writer) int {
+			env, err := environ()
+			if err != nil {
+				fmt.Fprintln(stderr, err)
+				return 2
+			}
+			return admin.RunCLI(args, env, stdout, stderr)
+		},
 	},
 }
 

@@ -31,6 +31,9 @@ type Common struct {
 	WhitelistAction string `env:"WHITELIST_ACTION"`
 	ExceptPrefix    string `env:"EXCEPT_PREFIX"`
 	ExceptAction    string `env:"EXCEPT_ACTION"`
+	// POLICY_FILE: a TOML policy (docs/policy.md): rules over named matchers, quotas and rates.
+	// Its rules follow the ones the *_PREFIX/*_ACTION lists compile into; re-read on SIGHUP.
+	PolicyFile string `env:"POLICY_FILE"`
 
 	// Infra: the listeners, database, client IP, rate, ban and log settings every service reads.
 	Infra
@@ -74,7 +77,10 @@ type Infra struct {
 // Derived holds what Common parses into at validation time, so services never re-parse.
 type Derived struct {
 	Keyring       *sign.Keyring
-	Policy        *policy.Policy
+	// Policy is the effective policy compiled for this service: the env lists' rules, then
+	// POLICY_FILE's; PolicyDoc is the same as written (-print-policy).
+	Policy    *policy.Engine
+	PolicyDoc *policy.Document
 	ClientIP      *clientip.Extractor
 	Trusted       clientip.Prefixes
 	VerifyHeaders [][2]string
@@ -132,9 +138,7 @@ func (c *Common) validate(p *Problems, own, other vocabulary) Derived {
 		ExceptPrefix: c.ExceptPrefix, ExceptAction: c.ExceptAction,
 	}
 	d.Warnings = shareLists(&lists, own, other)
-	pol, err := policy.New(lists, own.words)
-	p.Add(err)
-	d.Policy = pol
+	d.PolicyDoc, d.Policy = c.loadPolicy(p, lists, own)
 	d.ClientIP, d.Trusted = c.Infra.validate(p)
 	return d
 }

@@ -15,7 +15,7 @@ import (
 // into DATABASE_URL, whose password the services check).
 var secretVars = map[string]bool{"TOKEN": true, "SIGN_SECRET": true, "VERIFY_SECRET": true, "DATABASE_URL": true,
 	"PAGE_SECRET": true, "TURNSTILE_SITE_KEY": true, "TURNSTILE_SECRET_KEY": true, "POSTGRES_PASSWORD": true,
-	"UPLOAD_SECRET": true}
+	"UPLOAD_SECRET": true, "ADMIN_TOKEN": true}
 
 // TestEnvExampleSecrets: every secret in .env.example is commented out with a placeholder value
 // that IsPlaceholder refuses, and no variable whose name says secret is missing from secretVars.

@@ -54,15 +54,15 @@ func limitText(l quota.Limit) string {
 	case l.Text != "":
 		return l.Text
 	case l.Bytes.Bytes > 0:
-		return formatBytes(l.Bytes.Bytes)
+		return FormatBytes(l.Bytes.Bytes)
 	case l.Bytes.Multiple > 0:
 		return fmt.Sprintf("%gx", l.Bytes.Multiple)
 	}
 	return "0B"
 }
 
-// formatBytes writes 1024-based sizes the way the limits are configured (500MB, 2GB).
-func formatBytes(n int64) string {
+// FormatBytes writes 1024-based sizes the way the limits are configured (500MB, 2GB).
+func FormatBytes(n int64) string {
 	units := []string{"B", "KB", "MB", "GB", "TB", "PB"}
 	i := 0
 	for n >= 1024 && n%1024 == 0 && i < len(units)-1 {

@@ -38,7 +38,7 @@ type target struct {
 // gate runs the checks every route shares, in the order of docs/contract.md §5: IPV4_ONLY, path
 // encoding, policy block, then the sign. It runs before any bot check, so a forged link never
 // spends a Turnstile token or a proof-of-work nonce.
-func (s *Service) gate(rc *reqCtx, rawPath, signValue string) (*target, error) {
+func (s *Service) gate(rc *reqCtx, r *http.Request, rawPath, signValue string) (*target, error) {
 	if s.cfg.IPv4Only && rc.Client.IsIPv6() {
 		return nil, errIPv6
 	}
@@ -53,7 +53,13 @@ func (s *Service) gate(rc *reqCtx, rawPath, signValue string) (*target, error) {
 		return nil, errPath
 	}
 	sec := s.sec.Load()
-	action := sec.pol.Match(served)
+	// The same policy as the proxy's, in the landing's action names. The landing has no signed
+	// size (the link it checks is AList's): size matchers see an unknown size and never match
+	// here. Quotas and rates are the proxy's.
+	pr := policy.Request{Path: served, Addr: rc.Client.Addr.Unmap(), Time: s.now(), Size: -1, Method: r.Method, Host: httpx.HostOnly(r.Host)}
+	pd := sec.pol.Decide(&pr)
+	s.m.CountPolicy(sec.pol, &pd)
+	action := pd.Action
 	if action.Has(policy.Block) {
 		return nil, errDenied
 	}
@@ -91,7 +97,7 @@ func (s *Service) botChecks(a policy.Action) (pow, turn bool) {
 
 // file serves GET|HEAD /<path>?sign=: a 302 straight to a proxy, or the page.
 func (s *Service) file(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	t, err := s.gate(rc, sign.RawPath(r.RequestURI), r.URL.Query().Get("sign"))
+	t, err := s.gate(rc, r, sign.RawPath(r.RequestURI), r.URL.Query().Get("sign"))
 	if err != nil {
 		return err
 	}
@@ -161,7 +167,7 @@ func (s *Service) info(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	if p[0] != '/' {
 		return errPath
 	}
-	t, err := s.gate(rc, p, q.Get("sign"))
+	t, err := s.gate(rc, r, p, q.Get("sign"))
 	if err != nil {
 		return err
 	}

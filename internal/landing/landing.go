@@ -60,7 +60,7 @@ type Options struct {
 // new keyring with an old policy.
 type secrets struct {
 	kr      *sign.Keyring
-	pol     *policy.Policy
+	pol     *policy.Engine
 	pageKey []byte // HMAC key of the proof-of-work challenges
 }
 

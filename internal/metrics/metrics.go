@@ -6,6 +6,7 @@ package metrics
 import (
 	"runtime/debug"
 
+	"github.com/alist-edge/alist-edge/pkg/policy"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -41,6 +42,12 @@ type Metrics struct {
 	FailOpen prometheus.Counter
 	// UpstreamRetries counts retried upstream attempts.
 	UpstreamRetries prometheus.Counter
+	// PolicyDecisions counts policy decisions by rule id ("default" when no rule matched),
+	// action and mode: "enforced" for the deciding rule, "shadow" for a shadow rule that matched
+	// (evaluated, not enforced). Rule ids come from the policy, never from requests.
+	PolicyDecisions *prometheus.CounterVec
+	// LimitRefusals counts requests refused by a policy quota or rate, by its name.
+	LimitRefusals *prometheus.CounterVec
 }
 
 // New registers the metrics of service ("proxy" or "landing") on a fresh registry, with the
@@ -77,6 +84,10 @@ func New(service string) *Metrics {
 			Help: "Requests served without limits because the database failed (PG_ERROR_HANDLE=fail-open).", ConstLabels: constLabels}),
 		UpstreamRetries: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "upstream_retries_total",
 			Help: "Upstream attempts retried before the first byte.", ConstLabels: constLabels}),
+		PolicyDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "policy_decisions_total",
+			Help: "Policy decisions by rule id, action and mode (enforced, shadow).", ConstLabels: constLabels}, []string{"rule", "action", "mode"}),
+		LimitRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "policy_limit_refusals_total",
+			Help: "Requests refused by a policy quota or rate, by its name.", ConstLabels: constLabels}, []string{"limit"}),
 	}
 	version := "devel"
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
@@ -86,7 +97,7 @@ func New(service string) *Metrics {
 		Help: "Build information; always 1.", ConstLabels: prometheus.Labels{"service": service, "version": version}})
 	buildInfo.Set(1)
 	reg.MustRegister(m.Requests, m.Responses, m.Denials, m.BytesStreamed, m.ActiveStreams, m.UpstreamTTFB, m.AlistDuration,
-		m.DBRoundTrip, m.LinkCache, m.ThrottleProtections, m.FailOpen, m.UpstreamRetries, buildInfo,
+		m.DBRoundTrip, m.LinkCache, m.ThrottleProtections, m.FailOpen, m.UpstreamRetries, m.PolicyDecisions, m.LimitRefusals, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -104,4 +115,17 @@ func StatusClass(status int) string {
 		return "4xx"
 	}
 	return "5xx"
+}
+
+// CountPolicy counts one policy decision: the deciding rule's id ("default" when none matched)
+// and its action as the policy writes it, and each shadow rule that matched on the way.
+func (m *Metrics) CountPolicy(eng *policy.Engine, d *policy.Decision) {
+	id, action := "default", eng.DefaultText()
+	if d.Rule != nil {
+		id, action = d.Rule.ID, d.Rule.ActionText
+	}
+	m.PolicyDecisions.WithLabelValues(id, action, "enforced").Inc()
+	for s := range d.Shadows() {
+		m.PolicyDecisions.WithLabelValues(s.ID, s.ActionText, "shadow").Inc()
+	}
 }

@@ -31,6 +31,8 @@ func touched(service string) *metrics.Metrics {
 	m.Denials.WithLabelValues("rate_limit").Inc()
 	m.AlistDuration.WithLabelValues("fs_link").Observe(0.01)
 	m.LinkCache.WithLabelValues("hit").Inc()
+	m.PolicyDecisions.WithLabelValues("office", "allow", "enforced").Inc()
+	m.LimitRefusals.WithLabelValues("daily").Inc()
 	return m
 }
 
@@ -127,6 +129,10 @@ var allowedLabels = map[string]bool{
 	"class":    true, // 1xx … 5xx
 	"endpoint": true, // fs_link | fs_get
 	"result":   true, // hit | miss
+	"rule":     true, // a rule id of the operator's policy, or "default": bounded by the policy file
+	"action":   true, // allow | deny | the services' action names
+	"mode":     true, // enforced | shadow
+	"limit":    true, // a quota or rate name of the policy file
 }
 
 var forbiddenLabel = regexp.MustCompile(`(?i)(path|ip|addr|subnet|host|url|file|client|user|token|sign)`)

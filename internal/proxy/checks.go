@@ -80,19 +80,19 @@ func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
 	if cfg.Parsed.BlockedIPs.Contains(rq.Client.Addr) {
 		return rq.Deny(errIPList)
 	}
-	checks := cfg.Parsed.Checks
-	if act := cfg.Parsed.Policy.Match(served); act != 0 {
-		if act.Has(policy.Block) {
-			return rq.Deny(errPolicy)
-		}
-		checks.Sign = checks.Sign && !act.Has(policy.SkipSign)
-		checks.Hash = checks.Hash && !act.Has(policy.SkipHash)
-		checks.Worker = checks.Worker && !act.Has(policy.SkipWorker)
-		checks.IP = checks.IP && !act.Has(policy.SkipIP)
-		checks.Addition = checks.Addition && !act.Has(policy.SkipAddition)
-	}
 	now := h.now()
-	chain := sign.ChainRequest{Path: path, Params: parseParams(r.URL.RawQuery), ClientIP: rq.Client.Text,
+	params := parseParams(r.URL.RawQuery)
+	pd := h.decide(r.Context(), rq, r, cfg.Parsed.Policy, served, now, &params)
+	if pd.Action.Has(policy.Block) {
+		return rq.Deny(errPolicy)
+	}
+	checks := cfg.Parsed.Checks
+	checks.Sign = checks.Sign && !pd.Action.Has(policy.SkipSign)
+	checks.Hash = checks.Hash && !pd.Action.Has(policy.SkipHash)
+	checks.Worker = checks.Worker && !pd.Action.Has(policy.SkipWorker)
+	checks.IP = checks.IP && !pd.Action.Has(policy.SkipIP)
+	checks.Addition = pd.signedSize || checks.Addition && !pd.Action.Has(policy.SkipAddition)
+	chain := sign.ChainRequest{Path: path, Params: params, ClientIP: rq.Client.Text,
 		WorkerAddr: cfg.Parsed.WorkerAddr, Now: now.Unix()}
 	info, infoOK, err := cfg.Parsed.Keyring.VerifyChain(&chain, checks)
 	if err != nil {
@@ -107,7 +107,7 @@ func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
 	// the spelling ("/a//b" and "/a/b" share). additionalInfo.pathHash stays the decoded path's.
 	pathHash := sign.PathHash(served)
 	creq := quota.CheckRequest{Scope: quota.ScopeProxy, Subnet: rq.Subnet, PathHash: pathHash, WantLink: h.local == nil,
-		Now: now, Path: served}
+		Now: now, Path: served, Revocable: true, Counters: counters(pd.Limits, rq.Subnet, pathHash)}
 	if infoOK {
 		creq.FileSize = info.FileSize
 	}
@@ -126,8 +126,13 @@ func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
 		h.m.FailOpen.Inc()
 	}
 	if !d.Allowed {
-		if d.Reason == quota.ReasonThrottled {
+		switch d.Reason {
+		case quota.ReasonThrottled:
 			h.m.ThrottleProtections.Inc()
+		case quota.ReasonRevoked:
+			return rq.Deny(errRevoked)
+		case quota.ReasonCounter:
+			return rq.Deny(limitRefusal(pd.Limits, d, h.m.LimitRefusals))
 		}
 		return rq.Deny(httpx.QuotaRefusal(d))
 	}

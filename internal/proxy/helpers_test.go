@@ -48,6 +48,9 @@ type countingStore struct {
 	decision    atomic.Pointer[quota.Decision] // forced answer
 }
 
+// Unwrap gives the admin API the real store's admin operations.
+func (c *countingStore) Unwrap() quota.Store { return c.Store }
+
 func (c *countingStore) Check(ctx context.Context, req quota.CheckRequest) (quota.Decision, error) {
 	c.checks.Add(1)
 	if e := c.fail.Load(); e != nil {

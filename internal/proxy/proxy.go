@@ -146,6 +146,7 @@ var restartOnly = []struct {
 	{"ADDRESS (origin kind or folder)", func(c *config.Proxy) any { return [2]any{c.Parsed.LocalRoot, c.Parsed.AlistURL == ""} }},
 	{"LISTEN_ADDR", func(c *config.Proxy) any { return c.ListenAddr }},
 	{"ADMIN_ADDR", func(c *config.Proxy) any { return c.AdminAddr }},
+	{"ADMIN_TOKEN", func(c *config.Proxy) any { return c.AdminToken }},
 	{"DB_MODE/SQLITE_PATH/DATABASE_URL", func(c *config.Proxy) any { return c.QuotaDB() }},
 	{"rate, quota, link cache, throttle and ban limits", func(c *config.Proxy) any { return fmt.Sprintf("%+v", c.QuotaConfig()) }},
 	{"UPSTREAM_CONNECT_TIMEOUT/UPSTREAM_TLS_TIMEOUT/UPSTREAM_HEADER_TIMEOUT", func(c *config.Proxy) any {

@@ -46,6 +46,13 @@ type Config interface {
 	QuotaConfig() quota.Config
 }
 
+// PolicyPrinter is a configuration with a path policy (the proxy's and the landing's):
+// -check-config -print-policy prints it.
+type PolicyPrinter interface{ PolicyTOML() []byte }
+
+// AdminAPI is a service with routes of its own on the admin listener (the proxy's admin API).
+type AdminAPI interface{ AdminAPI() http.Handler }
+
 // Deps are what the runner hands a service it builds.
 type Deps struct {
 	Store   quota.Store
@@ -73,6 +80,7 @@ func (c Command[C]) Main(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(c.Name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	checkConfig := fs.Bool("check-config", false, "validate the configuration and exit (every problem at once)")
+	printPolicy := fs.Bool("print-policy", false, "with -check-config: print the effective policy (env lists and POLICY_FILE) as TOML")
 	envFile := fs.String("env-file", os.Getenv("ENV_FILE"), "KEY=VALUE file read over the environment (again on SIGHUP)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -108,8 +116,15 @@ func (c Command[C]) Main(args []string, stdout, stderr io.Writer) int {
 		for _, w := range cfg.Warnings() {
 			fmt.Fprintln(stderr, "warning:", w)
 		}
+		if pp, ok := any(cfg).(PolicyPrinter); ok && *printPolicy {
+			_, _ = stdout.Write(pp.PolicyTOML())
+			return 0
+		}
 		fmt.Fprintln(stdout, "configuration ok")
 		return 0
+	case *printPolicy:
+		fmt.Fprintln(stderr, "-print-policy goes with -check-config")
+		return 2
 	}
 	if err := c.serve(ctx, cfg, env, environ, stderr); err != nil {
 		fmt.Fprintln(stderr, err)
@@ -155,8 +170,12 @@ func (c Command[C]) serve(ctx context.Context, cfg C, env map[string]string, env
 			reload(log, svc, environ)
 		}
 	}()
+	var api http.Handler
+	if a, ok := svc.(AdminAPI); ok {
+		api = a.AdminAPI()
+	}
 	return server.Run(ctx, server.Options{
-		Public: svc, ListenAddr: listen, AdminAddr: admin, Registry: m.Registry,
+		Public: svc, AdminAPI: api, ListenAddr: listen, AdminAddr: admin, Registry: m.Registry,
 		Ready: svc.Ready, ShutdownTimeout: base.ShutdownTimeout, Logger: log,
 		TLSCertFile: base.TLSCertFile, TLSKeyFile: base.TLSKeyFile, UnixSocket: base.UnixSocket,
 		MaxConnections: base.MaxConnections,

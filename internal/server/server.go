@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,8 +33,10 @@ import (
 type Options struct {
 	Public     http.Handler
 	ListenAddr string
-	AdminAddr  string // "" disables the admin listener
-	Registry   *prometheus.Registry
+	AdminAddr  string // "" disables the admin listener; "unix:/path" listens on a unix socket
+	// AdminAPI serves the admin listener's paths other than /metrics, /healthz and /readyz.
+	AdminAPI http.Handler
+	Registry *prometheus.Registry
 	// Ready answers /readyz: nil error means ready (database reachable, AList answering).
 	Ready           func(ctx context.Context) error
 	ShutdownTimeout time.Duration
@@ -65,10 +68,27 @@ type Options struct {
 	MaxConnections int
 }
 
-// AdminHandler serves /metrics, /healthz (alive, no I/O) and /readyz.
-func AdminHandler(reg *prometheus.Registry, ready func(context.Context) error) http.Handler {
+// listenAdmin listens on ADMIN_ADDR: host:port, or unix:/path (a socket only local users with
+// the file's permissions reach; a stale socket file is replaced).
+func listenAdmin(addr string) (net.Listener, error) {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			_ = os.Remove(path)
+		}
+		return net.Listen("unix", path)
+	}
+	return net.Listen("tcp", addr)
+}
+
+// AdminHandler serves /metrics, /healthz (alive, no I/O) and /readyz, and hands every other
+// path to api (the service's admin API; nil: 404).
+func AdminHandler(reg *prometheus.Registry, ready func(context.Context) error, api http.Handler) http.Handler {
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
+	if api != nil {
+		r.NotFound(api.ServeHTTP)
+		r.MethodNotAllowed(api.ServeHTTP)
+	}
 	if reg != nil {
 		r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	}
@@ -115,7 +135,7 @@ func Run(ctx context.Context, o Options) error {
 	pubLn = tcpacct.Listener(pubLn) // what a client that left had acknowledged, read as net/http closes
 	var admLn net.Listener
 	if o.AdminAddr != "" {
-		if admLn, err = net.Listen("tcp", o.AdminAddr); err != nil {
+		if admLn, err = listenAdmin(o.AdminAddr); err != nil {
 			_ = pubLn.Close()
 			return err
 		}
@@ -138,7 +158,8 @@ func Run(ctx context.Context, o Options) error {
 	var adminAddr net.Addr
 	if admLn != nil {
 		adminAddr = admLn.Addr()
-		adm := &http.Server{Handler: AdminHandler(o.Registry, o.Ready), ReadHeaderTimeout: 5 * time.Second}
+		adm := &http.Server{Handler: AdminHandler(o.Registry, o.Ready, o.AdminAPI), ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second}
 		servers = append(servers, adm)
 		go func() { errc <- adm.Serve(admLn) }()
 	}

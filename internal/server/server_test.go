@@ -141,7 +141,7 @@ func TestAdminEndpoints(t *testing.T) {
 }
 
 func TestReadyzTimeout(t *testing.T) {
-	h := AdminHandler(nil, func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
+	h := AdminHandler(nil, func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }, nil)
 	srv := &http.Server{Handler: h}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
