@@ -76,11 +76,11 @@ type Infra struct {
 
 // Derived holds what Common parses into at validation time, so services never re-parse.
 type Derived struct {
-	Keyring       *sign.Keyring
+	Keyring *sign.Keyring
 	// Policy is the effective policy compiled for this service: the env lists' rules, then
 	// POLICY_FILE's; PolicyDoc is the same as written (-print-policy).
-	Policy    *policy.Engine
-	PolicyDoc *policy.Document
+	Policy        *policy.Engine
+	PolicyDoc     *policy.Document
 	ClientIP      *clientip.Extractor
 	Trusted       clientip.Prefixes
 	VerifyHeaders [][2]string
