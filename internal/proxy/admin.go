@@ -80,7 +80,7 @@ func (h *Handler) explain(ctx context.Context, q admin.ExplainQuery) (any, error
 	a, _ := adminOf(h.store)
 	pathHash := sign.PathHash(served)
 	for _, l := range d.Limits {
-		le := limitExplain{Name: l.Name, Kind: l.Kind, Scope: string(l.Scope), Period: l.Period.String(),
+		le := limitExplain{Name: l.Name, Kind: l.Kind, Scope: l.Scope.String(), Period: l.Period.String(),
 			LimitBytes: l.Bytes, LimitRequests: l.Requests}
 		if a != nil {
 			u, err := a.Usage(ctx, l.Name, CounterKey(l.Scope, out.Subnet, pathHash))
@@ -100,7 +100,7 @@ func (h *Handler) explain(ctx context.Context, q admin.ExplainQuery) (any, error
 func (h *Handler) limitInfos() []admin.LimitInfo {
 	var out []admin.LimitInfo
 	for _, l := range h.state.Load().cfg.Parsed.Policy.Limits() {
-		out = append(out, admin.LimitInfo{Name: l.Name, Kind: l.Kind, Scope: string(l.Scope), Bytes: l.Bytes,
+		out = append(out, admin.LimitInfo{Name: l.Name, Kind: l.Kind, Scope: l.Scope.String(), Bytes: l.Bytes,
 			Requests: l.Requests, Period: l.Period})
 	}
 	return out
