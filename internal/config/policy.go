@@ -21,22 +21,29 @@ func (c *Common) loadPolicy(p *Problems, lists policy.Lists, own vocabulary) (*p
 	if c.PolicyFile != "" {
 		file, err := policy.Load(c.PolicyFile)
 		if err != nil {
-			p.Addf("POLICY_FILE=%q: %v", c.PolicyFile, err)
+			addEach(p, "POLICY_FILE", err)
 			return nil, nil
-		}
-		for _, l := range file.Limits {
-			if l.Scope == policy.ScopeUser || l.Scope == policy.ScopeGroup {
-				p.Addf("POLICY_FILE=%q: %s %q has scope %q, which needs identities (not available yet); accepted scopes: subnet, path, subnet+path, global", c.PolicyFile, l.Kind, l.Name, l.Scope)
-			}
 		}
 		doc = policy.Merge(doc, file)
 	}
 	eng, err := doc.Compile(own.words)
 	if err != nil {
-		p.Addf("POLICY_FILE=%q: %v", c.PolicyFile, err)
+		addEach(p, "POLICY_FILE", err)
 		return nil, nil
 	}
 	return doc, eng
+}
+
+// addEach adds every problem of a joined error on its own line, naming the variable (the
+// policy's problems already carry file:line).
+func addEach(p *Problems, name string, err error) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			addEach(p, name, e)
+		}
+		return
+	}
+	p.Addf("%s: %v", name, err)
 }
 
 // PolicyTOML is the effective policy as TOML (-check-config -print-policy).
