@@ -135,7 +135,7 @@ func TestAddUserAtomic(t *testing.T) {
 	}
 	defer restore()
 	for _, c := range []struct {
-		name  string
+		name    string
 		breakIt func()
 	}{
 		{"write", func() {
