@@ -59,9 +59,6 @@ func TestAListSource(t *testing.T) {
 // TestAListSourceUnavailable: anything that is not AList's envelope is ErrUnavailable, never a
 // wrong password and never a login.
 func TestAListSourceUnavailable(t *testing.T) {
-	fake := alisttest.New("tok")
-	defer fake.Close()
-	fake.AddUser("alice", "alice-pw")
 	for _, c := range []struct {
 		name string
 		hook func(w http.ResponseWriter, r *http.Request) bool
@@ -75,14 +72,18 @@ func TestAListSourceUnavailable(t *testing.T) {
 		}},
 		{"slow", func(w http.ResponseWriter, r *http.Request) bool { time.Sleep(300 * time.Millisecond); return false }},
 	} {
+		fake := alisttest.New("tok") // one per case: Hook is set before any request
+		fake.AddUser("alice", "alice-pw")
 		fake.Hook = c.hook
 		src := &AListSource{BaseURL: fake.URL, HTTP: &http.Client{Timeout: 100 * time.Millisecond}}
 		id, err := src.Authenticate(context.Background(), "alice", "alice-pw")
 		if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrWrongPassword) || id.User != "" {
 			t.Errorf("%s: %+v %v", c.name, id, err)
 		}
+		fake.Close()
 	}
-	fake.Hook = nil
+	fake := alisttest.New("tok")
+	fake.AddUser("alice", "alice-pw")
 	fake.Close()
 	src := &AListSource{BaseURL: fake.URL}
 	if _, err := src.Authenticate(context.Background(), "alice", "alice-pw"); !errors.Is(err, ErrUnavailable) {
