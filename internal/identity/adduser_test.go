@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func mode(t *testing.T, p string) os.FileMode {
@@ -188,6 +189,9 @@ func TestAddUserReadOnlyDir(t *testing.T) {
 // read-modify-write).
 func TestAddUserConcurrent(t *testing.T) {
 	p := writeFile(t, goodFile)
+	// A slow fsync widens the read-modify-write window, so without the lock updates get lost.
+	defer func() { syncHook = func(f *os.File) error { return f.Sync() } }()
+	syncHook = func(f *os.File) error { time.Sleep(50 * time.Millisecond); return f.Sync() }
 	var wg sync.WaitGroup
 	for i := range 4 {
 		wg.Add(1)
