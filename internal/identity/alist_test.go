@@ -63,7 +63,10 @@ func TestAListSourceUnavailable(t *testing.T) {
 		name string
 		hook func(w http.ResponseWriter, r *http.Request) bool
 	}{
-		{"HTTP 502", func(w http.ResponseWriter, r *http.Request) bool { http.Error(w, "bad gateway", http.StatusBadGateway); return true }},
+		{"HTTP 502", func(w http.ResponseWriter, r *http.Request) bool {
+			http.Error(w, "bad gateway", http.StatusBadGateway)
+			return true
+		}},
 		{"HTML", func(w http.ResponseWriter, r *http.Request) bool { w.Write([]byte("<html>login</html>")); return true }},
 		{"JSON without code", func(w http.ResponseWriter, r *http.Request) bool { w.Write([]byte(`{"token":"x"}`)); return true }},
 		{"code 200 without token", func(w http.ResponseWriter, r *http.Request) bool {
