@@ -42,6 +42,10 @@ type Server struct {
 	lastHeaders atomic.Pointer[http.Header]
 	// Hook, when set, may answer a request itself (fault injection); return true if it did.
 	Hook func(w http.ResponseWriter, r *http.Request) bool
+
+	users        map[string]string // name -> password, for /api/auth/login
+	loginFailed  map[string]int    // client IP -> failed logins (AList's loginCache)
+	loginTokenID int
 }
 
 // New starts a fake AList requiring token.
@@ -129,6 +133,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Clone()
 		s.lastHeaders.Store(&h)
 		s.api(w, r)
+	case r.URL.Path == "/api/auth/login":
+		s.count(r.URL.Path)
+		s.login(w, r)
 	case strings.HasPrefix(r.URL.Path, "/d/"):
 		s.count("/d")
 		s.download(w, r)
