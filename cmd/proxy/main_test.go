@@ -25,7 +25,7 @@ func TestRun(t *testing.T) {
 	withPolicy := func(file string) string {
 		p := filepath.Join(dir, filepath.Base(file)+".env")
 		b, _ := os.ReadFile(envFile)
-		if err := os.WriteFile(p, append(b, []byte("POLICY_FILE="+file+"\nBLACKLIST_PREFIX=/private/\nBLACKLIST_ACTION=block\n")...), 0o600); err != nil {
+		if err := os.WriteFile(p, append(b, []byte("POLICY_FILE="+file+"\nBLACKLIST_PREFIX=/private/\nBLACKLIST_ACTION=block\nIPSUBNET_WINDOWTIME_LIMIT=5\n")...), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		return p
@@ -44,6 +44,7 @@ func TestRun(t *testing.T) {
 		// The effective policy: the lists' rules first, then the file's.
 		{[]string{"-env-file", withPolicy(good), "-check-config", "-print-policy"}, 0, `id = "env-blacklist"`},
 		{[]string{"-env-file", withPolicy(good), "-check-config", "-print-policy"}, 0, `id = "office"`},
+		{[]string{"-env-file", withPolicy(good), "-check-config", "-print-policy"}, 0, "# env-rate:     IPSUBNET_WINDOWTIME_LIMIT=5 requests"},
 		{[]string{"-env-file", withPolicy(good), "-print-policy"}, 2, "-print-policy goes with -check-config"},
 		// A broken file: every problem, each with its line.
 		{[]string{"-env-file", withPolicy(bad), "-check-config"}, 2, "bad.toml:3:"},
