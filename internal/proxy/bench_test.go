@@ -25,8 +25,12 @@ func benchGet(b *testing.B, c *http.Client, url, ip string, want int) {
 	}
 }
 
-func benchEnv(b *testing.B, local bool) (*testEnv, string) {
-	e := newEnv(b, envOpts{local: local, quietLog: true})
+func benchEnv(b *testing.B, local bool, env ...string) (*testEnv, string) {
+	vars := map[string]string{}
+	for i := 0; i+1 < len(env); i += 2 {
+		vars[env[i]] = env[i+1]
+	}
+	e := newEnv(b, envOpts{local: local, quietLog: true, env: vars})
 	e.put("/bench/1k.bin", testData(1024))
 	target := e.srv.URL + e.uri("/bench/1k.bin", testIP)
 	benchGet(b, e.client, target, testIP, 200)
@@ -48,6 +52,22 @@ func BenchmarkCachedSmallFile(b *testing.B) {
 	b.StopTimer()
 	if e.alist.Calls("/api/fs/link") != 1 {
 		b.Fatalf("link not cached: %d AList calls", e.alist.Calls("/api/fs/link"))
+	}
+}
+
+// BenchmarkCachedSmallFilePolicy20: the same under testdata/bench/policy20.toml, whose twenty
+// rules are all evaluated for every request (the last one allows); compare with
+// BenchmarkCachedSmallFile in one run: go test -run '^$' -bench 'CachedSmallFile(Policy20)?$' -count 6
+func BenchmarkCachedSmallFilePolicy20(b *testing.B) {
+	e, target := benchEnv(b, false, "POLICY_FILE", "../../testdata/bench/policy20.toml")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		benchGet(b, e.client, target, testIP, 200)
+	}
+	b.StopTimer()
+	if n := counterValue(b, e.m.PolicyDecisions.WithLabelValues("everyone", "allow", "enforced")); n < float64(b.N) {
+		b.Fatalf("the 20th rule decided %v of %d requests", n, b.N)
 	}
 }
 
