@@ -610,3 +610,32 @@ func TestConnectionCap(t *testing.T) {
 		t.Fatalf("after a slot freed: %v %v", resp, err)
 	}
 }
+
+// TestAdminAPIOnUnixSocket: ADMIN_ADDR=unix:/path serves the admin listener on a socket, and
+// paths other than /metrics, /healthz and /readyz go to the service's admin API.
+func TestAdminAPIOnUnixSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "admin.sock")
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "api "+r.Method+" "+r.URL.Path) })
+	r := start(t, Options{Public: http.NotFoundHandler(), AdminAddr: "unix:" + sock, AdminAPI: api, Registry: prometheus.NewRegistry()})
+	if r.adm.Network() != "unix" {
+		t.Fatalf("admin listener on %s", r.adm.Network())
+	}
+	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	for path, want := range map[string]string{"/healthz": "ok\n", "/policy/explain": "api GET /policy/explain", "/blocks": "api GET /blocks"} {
+		if code, body := get(t, c, "http://localhost"+path); code != 200 || body != want {
+			t.Errorf("%s: %d %q, want %q", path, code, body, want)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodDelete, "http://localhost/blocks", nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "api DELETE /blocks" {
+		t.Errorf("DELETE /blocks: %q", b)
+	}
+}
