@@ -23,6 +23,15 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# nginx in front of the landing for the forward-auth end-to-end test (auth_request module).
+if ! command -v nginx >/dev/null 2>&1 && ! [ -x /usr/sbin/nginx ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing nginx (Debian package) for the forward-auth test"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+  fi
+fi
+
 # systemd-analyze, fail2ban, promtool (Debian) and dockerfilelint (npm) for the deploy/ checks.
 bash scripts/check-deploy.sh --install
 export ALIST_EDGE_REQUIRE_DEPLOY_TOOLS=1
@@ -35,6 +44,6 @@ if [ -z "${TEST_DATABASE_URL:-}" ]; then
 fi
 # Prosody, prosody-modules, slixmpp and go-sendxmpp (Debian) for the XMPP upload end-to-end tests.
 bash scripts/xmpp-env.sh
-export ALIST_EDGE_REQUIRE_PG=1 ALIST_EDGE_REQUIRE_BROWSER=1 ALIST_EDGE_REQUIRE_XMPP=1
+export ALIST_EDGE_REQUIRE_PG=1 ALIST_EDGE_REQUIRE_BROWSER=1 ALIST_EDGE_REQUIRE_XMPP=1 ALIST_EDGE_REQUIRE_NGINX=1
 
 go test -race -count=1 -timeout 20m ./... "$@"
