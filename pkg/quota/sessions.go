@@ -61,7 +61,7 @@ const (
 // ErrBadSession wraps every refusal of bad input; nothing was written.
 var ErrBadSession = errors.New("quota: bad session")
 
-// sessionKeep is how long an ended or expired session stays in the table before the janitor
+// sessionKeepMs is how long an ended or expired session stays in the table before the janitor
 // removes it (an operator can still read it there for a day).
 const sessionKeepMs = "86400000" // 24h in ms, in the janitor's SQL
 
