@@ -1,8 +1,9 @@
 // Package admin is the operator's API on the admin listener (explain a policy decision, read
-// and set quota usage, list and lift blocks, revoke links) and the `proxy admin` CLI that
-// talks to it. It knows nothing of pkg/policy or pkg/quota: it declares the small interfaces
-// it needs (Store, Options.Explain, Options.KeyFor, Options.Limits) and the service adapts its
-// real types to them, so the API can be tested with fakes and stays out of the hot path.
+// and set quota usage, list and lift blocks, revoke links, list and end sign-in sessions) and
+// the `proxy admin` CLI that talks to it. It knows nothing of pkg/policy or pkg/quota: it
+// declares the small interfaces it needs (Store, SessionStore, Options.Explain, Options.KeyFor,
+// Options.Limits) and the service adapts its real types to them, so the API can be tested with
+// fakes and stays out of the hot path.
 package admin
 
 import (
@@ -22,6 +23,8 @@ type Options struct {
 	Loopback bool
 	// Store holds the counters, blocks and revocations. nil: those routes answer 501.
 	Store Store
+	// Sessions lists and ends sign-in sessions. nil: /sessions answers 501.
+	Sessions SessionStore
 	// Explain traces the policy decision for q; the result is answered as JSON. nil: 501.
 	Explain func(ctx context.Context, q ExplainQuery) (any, error)
 	// Limits lists every quota and rate of the running policy (read per request, so a policy
@@ -130,4 +133,4 @@ func (e *Error) Error() string { return e.Message }
 var ErrNotFound = errors.New("not found")
 
 // Paths are the routes Handler serves, for a router that mounts it beside /metrics.
-var Paths = []string{"/policy/explain", "/usage", "/blocks", "/revocations"}
+var Paths = []string{"/policy/explain", "/usage", "/blocks", "/revocations", "/sessions"}

@@ -58,6 +58,8 @@ var commands = []command{
 			return func() (request, error) { return request{"GET", "/revocations", nil, nil}, nil }
 		}, printRevocations},
 	{"unrevoke", "-path P [-prefix]", "remove a revocation", unrevokeCmd, printUnrevoked},
+	{"sessions", "[-user U]", "the active sign-in sessions", sessionsCmd, printSessions},
+	{"end-session", "-id ID | -user U", "end a session, or every session of a user", endSessionCmd, printEnded},
 }
 
 // RunCLI runs `proxy admin <command> [flags]`; args are the words after "admin". It talks

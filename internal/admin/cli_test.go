@@ -82,6 +82,20 @@ func TestCLI(t *testing.T) {
 		{name: "unrevoke", args: []string{"unrevoke", "-path", "/old/", "-prefix"}, req: "DELETE /revocations?path=%2Fold%2F&prefix=true", calls: []string{"Unrevoke /old/ true"}},
 		{name: "unrevoke-missing", args: []string{"unrevoke", "-path", "/nope"}, code: 1, req: "DELETE /revocations?path=%2Fnope&prefix=false",
 			calls: []string{"Unrevoke /nope false"}, stderr: `no revocation of "/nope" (prefix false) (HTTP 404)`},
+		{name: "sessions", args: []string{"sessions"}, req: "GET /sessions", calls: []string{`ListSessions 2026-01-02T15:04:05Z ""`}},
+		{name: "sessions-user", args: []string{"sessions", "-user", "bob"}, req: "GET /sessions?user=bob", calls: []string{`ListSessions 2026-01-02T15:04:05Z "bob"`}},
+		{name: "sessions-json", args: []string{"sessions", "-json", "-user", "bob"}, req: "GET /sessions?user=bob", calls: []string{`ListSessions 2026-01-02T15:04:05Z "bob"`}},
+		{name: "sessions-none", args: []string{"sessions", "-user", "carol"}, req: "GET /sessions?user=carol", calls: []string{`ListSessions 2026-01-02T15:04:05Z "carol"`}},
+		{name: "end-session", args: []string{"end-session", "-id", "a1b2c3d4e5f60718293a4b5c6d7e8f90"}, req: "DELETE /sessions?id=a1b2c3d4e5f60718293a4b5c6d7e8f90",
+			calls: []string{`EndSessions "a1b2c3d4e5f60718293a4b5c6d7e8f90" "" 2026-01-02T15:04:05Z`}},
+		{name: "end-session-user", args: []string{"end-session", "-user", "alice"}, req: "DELETE /sessions?user=alice",
+			calls: []string{`EndSessions "" "alice" 2026-01-02T15:04:05Z`}},
+		{name: "end-session-missing", args: []string{"end-session", "-id", "ffff"}, code: 1, req: "DELETE /sessions?id=ffff",
+			calls: []string{`EndSessions "ffff" "" 2026-01-02T15:04:05Z`}, stderr: `admin end-session: no active session "ffff" (HTTP 404)`},
+		{name: "end-session-bad-id", args: []string{"end-session", "-id", "a/b"}, code: 1, req: "DELETE /sessions?id=a%2Fb",
+			stderr: `parameter "id": not a session id`},
+		{name: "end-session-neither", args: []string{"end-session"}, code: 2, stderr: "give one of -id or -user"},
+		{name: "end-session-both", args: []string{"end-session", "-id", "ab", "-user", "alice"}, code: 2, stderr: "give one of -id or -user"},
 		{name: "help", args: []string{"help"}},
 		{name: "no-command", args: nil, code: 2, stderr: "usage: proxy admin <command>"},
 		{name: "unknown-command", args: []string{"ban"}, code: 2, stderr: `unknown command "ban"`},
@@ -97,6 +111,7 @@ func TestCLI(t *testing.T) {
 				{Kind: "bandwidth", Scope: "proxy", Subnet: "60303ae22b998861", PathHash: "fd61a03af4f77d87", Until: testNow.Add(30 * time.Minute)},
 			}
 			store.revs = []Revocation{{Path: "/old/", Prefix: true, Until: time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)}}
+			store.sess = testSessions()
 			rec := &recorder{next: Handler(testOptions(t, store, &explainCall{}, nil))}
 			srv := httptest.NewServer(rec)
 			defer srv.Close()

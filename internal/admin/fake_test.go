@@ -21,6 +21,7 @@ type fakeStore struct {
 	usage  map[string]Usage // name+"|"+key
 	blocks []Block
 	revs   []Revocation
+	sess   []Session
 	err    error // returned by every call when set
 }
 
@@ -101,6 +102,49 @@ func (f *fakeStore) Unrevoke(ctx context.Context, path string, prefix bool) erro
 	return fmt.Errorf("unrevoke: %w", ErrNotFound)
 }
 
+func (f *fakeStore) ListSessions(ctx context.Context, now time.Time, user string) ([]Session, error) {
+	if err := f.record("ListSessions %s %q", now.Format(time.RFC3339), user); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Session
+	for _, s := range f.sess {
+		if user == "" || s.User == user {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStore) EndSessions(ctx context.Context, id, user string, now time.Time) (int, error) {
+	if err := f.record("EndSessions %q %q %s", id, user, now.Format(time.RFC3339)); err != nil {
+		return 0, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	kept := f.sess[:0]
+	for _, s := range f.sess {
+		if id != "" && s.ID != id || user != "" && s.User != user {
+			kept = append(kept, s)
+		}
+	}
+	n := len(f.sess) - len(kept)
+	f.sess = kept
+	return n, nil
+}
+
+// testSessions are one of bob's sessions and two of alice's, oldest first (as the store lists).
+func testSessions() []Session {
+	return []Session{
+		{ID: "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0", User: "bob", Groups: []string{"guests"}, Source: "forward-auth",
+			Created: testNow.Add(-2 * time.Hour), Expires: testNow.Add(time.Hour)},
+		{ID: "0f1e2d3c4b5a69788796a5b4c3d2e1f0", User: "alice", Groups: []string{"members", "staff"}, Source: "users-file",
+			Created: testNow.Add(-time.Hour), Expires: testNow.Add(23 * time.Hour)},
+		{ID: "a1b2c3d4e5f60718293a4b5c6d7e8f90", User: "alice", Source: "alist", Created: testNow.Add(-time.Minute), Expires: testNow.Add(24 * time.Hour)},
+	}
+}
+
 // dayPeriod is a calendar day in UTC: what policy.Period does for period = "day".
 type dayPeriod struct{}
 
@@ -168,13 +212,14 @@ func testOptions(t *testing.T, store *fakeStore, ex *explainCall, logBuf io.Writ
 		logBuf = io.Discard
 	}
 	return Options{
-		Token:   "s3cret-token",
-		Store:   store,
-		Explain: ex.explain,
-		Limits:  func() []LimitInfo { return testLimits },
-		KeyFor:  keyFor,
-		Log:     slog.New(slog.NewTextHandler(logBuf, nil)),
-		Now:     func() time.Time { return testNow },
+		Token:    "s3cret-token",
+		Store:    store,
+		Sessions: store,
+		Explain:  ex.explain,
+		Limits:   func() []LimitInfo { return testLimits },
+		KeyFor:   keyFor,
+		Log:      slog.New(slog.NewTextHandler(logBuf, nil)),
+		Now:      func() time.Time { return testNow },
 	}
 }
 

@@ -45,6 +45,8 @@ func Handler(o Options) http.Handler {
 	r.Get("/revocations", a.revocations)
 	r.Post("/revocations", a.revoke)
 	r.Delete("/revocations", a.unrevoke)
+	r.Get("/sessions", a.sessions)
+	r.Delete("/sessions", a.endSessions)
 
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,8 @@ package quota
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -71,4 +73,39 @@ func (b *pgBackend) adminQuery(ctx context.Context, q string, args []any, row fu
 		}
 		return rows.Err()
 	})
+}
+
+func (b *sqliteBackend) adminExecCount(ctx context.Context, st adminStmt) (int64, error) {
+	res, err := b.db.ExecContext(ctx, strings.ReplaceAll(st.q, "$", "?"), st.args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (b *sqliteBackend) sessionActive(ctx context.Context, id string, now int64) (bool, error) {
+	var one int
+	err := b.st.session.QueryRowContext(ctx, id, now).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (b *pgBackend) adminExecCount(ctx context.Context, st adminStmt) (n int64, err error) {
+	err = b.pool.with(ctx, func(c *pgx.Conn) error {
+		tag, err := c.Exec(ctx, st.q, st.args...)
+		n = tag.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
+func (b *pgBackend) sessionActive(ctx context.Context, id string, now int64) (bool, error) {
+	var one int
+	err := b.pool.with(ctx, func(c *pgx.Conn) error { return c.QueryRow(ctx, sessionActiveSQL, id, now).Scan(&one) })
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
 }

@@ -130,6 +130,7 @@ var pgJanitor = []string{
 	`DELETE FROM bans WHERE until <= $1`,
 	`DELETE FROM nonces WHERE expires_at <= $1`,
 	`DELETE FROM revocations WHERE until <= $1`,
+	`DELETE FROM sessions WHERE expires <= $1::bigint - ` + sessionKeepMs + ` OR (ended > 0 AND ended <= $1::bigint - ` + sessionKeepMs + `)`,
 }
 
 // openPostgres migrates the database of pool and starts the check batching; the backend owns

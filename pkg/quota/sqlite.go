@@ -29,7 +29,7 @@ type sqliteBackend struct {
 type sqliteStmts struct {
 	state, rateSet, bwSet, bwGet                                                     *sql.Stmt
 	linkSave, linkDel, sizeSave, thrSet, thrClear, usage, failUp, failBan, failReset *sql.Stmt
-	nonce, release, health, rateGet, revoked                                         *sql.Stmt
+	nonce, release, health, rateGet, revoked, session                                *sql.Stmt
 }
 
 var sqliteSQL = map[string]string{
@@ -66,6 +66,7 @@ var sqliteSQL = map[string]string{
 		AND ((prefix = 0 AND path = ?1) OR (prefix <> 0 AND substr(?1, 1, length(path)) = path))`,
 	// Unused reservation given back, only to the window it was reserved in (?4 = its end).
 	"release": `UPDATE bw_usage SET bytes = max(bytes + ?5, 0) WHERE scope = ?1 AND subnet = ?2 AND path_hash = ?3 AND window_end = ?4`,
+	"session": strings.ReplaceAll(sessionActiveSQL, "$", "?"),
 	"health":  `INSERT INTO health (id, at) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET at = excluded.at`,
 	"linkSave": `INSERT INTO links (path_hash, url, header, host, fetched_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
 		ON CONFLICT (path_hash) DO UPDATE SET url = excluded.url, header = excluded.header, host = excluded.host,
@@ -107,6 +108,7 @@ var sqliteJanitor = []string{
 	`DELETE FROM bans WHERE until <= ?1`,
 	`DELETE FROM nonces WHERE expires_at <= ?1`,
 	`DELETE FROM revocations WHERE until <= ?1`,
+	`DELETE FROM sessions WHERE expires <= ?1 - ` + sessionKeepMs + ` OR (ended > 0 AND ended <= ?1 - ` + sessionKeepMs + `)`,
 }
 
 // openSQLiteDB opens the file in WAL mode (readers never block the writer) with
@@ -152,6 +154,7 @@ func openSQLite(ctx context.Context, path string) (*sqliteBackend, error) {
 		"linkDel": &b.st.linkDel, "sizeSave": &b.st.sizeSave, "thrSet": &b.st.thrSet, "thrClear": &b.st.thrClear, "usage": &b.st.usage,
 		"failUp": &b.st.failUp, "failBan": &b.st.failBan, "failReset": &b.st.failReset, "nonce": &b.st.nonce,
 		"release": &b.st.release, "health": &b.st.health, "rateGet": &b.st.rateGet, "revoked": &b.st.revoked,
+		"session": &b.st.session,
 	}
 	for name, dst := range st {
 		s, err := db.PrepareContext(ctx, sqliteSQL[name])

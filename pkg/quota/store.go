@@ -33,6 +33,10 @@ type backend interface {
 	// adminExec runs stmts in one transaction; adminQuery hands each row of q to row (admin.go).
 	adminExec(ctx context.Context, stmts []adminStmt) error
 	adminQuery(ctx context.Context, q string, args []any, row func(scan func(...any) error) error) error
+	// adminExecCount runs one statement and returns how many rows it changed (sessions.go).
+	adminExecCount(ctx context.Context, st adminStmt) (int64, error)
+	// sessionActive is SessionActive's one indexed read (sessionActiveSQL).
+	sessionActive(ctx context.Context, id string, now int64) (bool, error)
 	close() error
 }
 

@@ -69,7 +69,7 @@ func TestMigrations(t *testing.T) {
 		}
 		clk := newClock()
 		s := openStore(t, db, Config{LinkTTL: time.Hour, Clock: clk.Now})
-		if v := queryInt(t, s, `SELECT MAX(version) FROM schema_migrations`); v != 4 {
+		if v := queryInt(t, s, `SELECT MAX(version) FROM schema_migrations`); v != 5 {
 			t.Fatalf("schema version %d", v)
 		}
 		s.SaveLink("h", Link{URL: "https://x/"})

@@ -1,0 +1,17 @@
+-- Sign-in sessions (issue #17). The cookie is signed and self-contained; this row is what makes
+-- it revocable: a session is active while its row exists, is not ended and has not expired.
+-- groups is a JSON array of names; subnet is the sha256 hex of the client's subnet, as in the
+-- other tables; times are Unix ms, ended 0 while the session runs.
+CREATE TABLE sessions (
+    id        TEXT    NOT NULL PRIMARY KEY,
+    user_name TEXT    NOT NULL,
+    groups    TEXT    NOT NULL DEFAULT '[]',
+    source    TEXT    NOT NULL DEFAULT '',
+    subnet    TEXT    NOT NULL DEFAULT '',
+    created   INTEGER NOT NULL,
+    expires   INTEGER NOT NULL,
+    ended     INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+-- Listing and ending every session of one user.
+CREATE INDEX sessions_user ON sessions (user_name);
