@@ -25,6 +25,7 @@ func (h *Handler) AdminAPI() http.Handler {
 	if a, ok := adminOf(h.store); ok {
 		o.Store = adminStore{a: a, subnet: h.subnetOf}
 	}
+	o.Sessions = sessionsOf(h.store)
 	return admin.Handler(o)
 }
 

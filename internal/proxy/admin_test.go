@@ -1,6 +1,10 @@
 package proxy
 
 import (
+	"context"
+	"fmt"
+	"time"
+
 	"encoding/json"
 	"io"
 	"net/http"
@@ -8,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/alist-edge/alist-edge/pkg/quota"
 )
 
 // The admin API on the proxy (docs/admin.md) with the real store: what it changes, the next
@@ -123,6 +129,26 @@ func TestAdminAPIEndToEnd(t *testing.T) {
 			st, out = adm.call("GET", "/policy/explain?path=/pub/a.iso&ip="+testIP+"&at=2026-03-10T23:00:00Z", "")
 			if b, _ := json.Marshal(out); st != http.StatusOK || !strings.Contains(string(b), `"night-free"`) || !strings.Contains(string(b), `"limits":[]`) {
 				t.Fatalf("explain at night: %d %s", st, b)
+			}
+
+			// Sessions the landing opened, in the shared database: listed and ended here.
+			ss, ok := quota.SessionsOf(e.store.Store)
+			if !ok {
+				t.Fatal("the store has no sessions")
+			}
+			now := e.clock()
+			if err := ss.CreateSession(context.Background(), quota.Session{ID: "s1", User: "alice", Groups: []string{"staff"},
+				Source: "users-file", Subnet: testIP + "/32", Created: now, Expires: now.Add(time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+			if st, out := adm.call("GET", "/sessions?user=alice", ""); st != http.StatusOK || !strings.Contains(fmt.Sprint(out), "s1") {
+				t.Fatalf("sessions: %d %v", st, out)
+			}
+			if st, out := adm.call("DELETE", "/sessions?user=alice", ""); st != http.StatusOK || out["ended"] != float64(1) {
+				t.Fatalf("end sessions: %d %v", st, out)
+			}
+			if active, _ := ss.SessionActive(context.Background(), "s1", now); active {
+				t.Fatal("an ended session is still active")
 			}
 		})
 	}
