@@ -3,7 +3,6 @@ module github.com/alist-edge/alist-edge
 go 1.26.8
 
 require (
-	github.com/BurntSushi/toml v1.6.0
 	github.com/caarlos0/env/v11 v11.4.2
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0

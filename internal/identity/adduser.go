@@ -10,8 +10,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-
-	"github.com/BurntSushi/toml"
+	"unicode/utf8"
 )
 
 // AddUser adds the user to the users file, or replaces the user of that name, with a fresh
@@ -71,7 +70,7 @@ func editUsers(path string, content []byte, name, encoded string, groups []strin
 	if err != nil {
 		return nil, err
 	}
-	l := scanLayout(string(content))
+	l := scanLayout(content)
 	if len(l.headers) != len(before.order) {
 		return nil, fmt.Errorf("%s: write users as [[users]] tables so that `user add` can edit the file", path)
 	}
@@ -102,23 +101,65 @@ func editUsers(path string, content []byte, name, encoded string, groups []strin
 	return result, nil
 }
 
-// userBlock is one [[users]] table; the TOML encoder does the quoting.
+// userBlock is one [[users]] table, written by hand: go-toml's encoder writes 'literal'
+// strings, and a file in "basic" strings reads the same to operators whichever tool wrote it.
+// editUsers parses the result back, so a quoting mistake is a refusal, never a wrong file.
 func userBlock(name, encoded string, groups []string) (string, error) {
-	type entry struct {
-		Name     string   `toml:"name"`
-		Password string   `toml:"password"`
-		Groups   []string `toml:"groups"`
+	var b strings.Builder
+	b.WriteString("[[users]]\nname = ")
+	if err := appendBasic(&b, name); err != nil {
+		return "", err
 	}
-	var buf bytes.Buffer
-	enc := toml.NewEncoder(&buf)
-	enc.Indent = ""
-	if groups == nil {
-		groups = []string{}
+	b.WriteString("\npassword = ")
+	if err := appendBasic(&b, encoded); err != nil {
+		return "", err
 	}
-	err := enc.Encode(struct {
-		Users []entry `toml:"users"`
-	}{[]entry{{name, encoded, groups}}})
-	return buf.String(), err
+	b.WriteString("\ngroups = [")
+	for i, g := range groups {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if err := appendBasic(&b, g); err != nil {
+			return "", err
+		}
+	}
+	b.WriteString("]\n")
+	return b.String(), nil
+}
+
+// appendBasic writes s as a TOML basic string: quote and backslash escaped, control characters
+// as escapes, everything else (UTF-8) as is.
+func appendBasic(b *strings.Builder, s string) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%q is not valid UTF-8", s)
+	}
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '"':
+			b.WriteString(`\"`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '\b':
+			b.WriteString(`\b`)
+		case '\t':
+			b.WriteString(`\t`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\f':
+			b.WriteString(`\f`)
+		case '\r':
+			b.WriteString(`\r`)
+		default:
+			if r < 0x20 || r == 0x7f {
+				fmt.Fprintf(b, `\u%04x`, r)
+			} else {
+				b.WriteRune(r)
+			}
+		}
+	}
+	b.WriteByte('"')
+	return nil
 }
 
 func checkEdit(path string, before *Users, result []byte, name, encoded string, groups []string) error {

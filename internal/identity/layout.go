@@ -2,13 +2,15 @@ package identity
 
 import (
 	"strings"
+
+	"github.com/pelletier/go-toml/v2/unstable"
+
+	"github.com/alist-edge/alist-edge/internal/tomlpos"
 )
 
-// layout is where things are in a users file, line by line: the TOML decoder tells what the
-// file says but not where, and an error without a line number makes the operator search. It
-// also lets AddUser replace one [[users]] table as text, keeping every comment and every other
-// user exactly as written. It is a light scanner, not a parser: anything it misreads only
-// costs a line number (errors then name the entry), and AddUser checks its result by parsing it.
+// layout is where things are in a users file: the decoder tells what the file says, go-toml's
+// AST where, so each complaint names the line to edit. It also lets AddUser replace one
+// [[users]] table as text, keeping every comment and every other user exactly as written.
 type layout struct {
 	headers []int            // line (1-based) of each [[users]] header, in order
 	ends    []int            // last line of each entry's own content (trailing comments belong to the next)
@@ -17,111 +19,70 @@ type layout struct {
 	lines   []string
 }
 
-func scanLayout(text string) *layout {
-	l := &layout{top: map[string]int{}, lines: strings.SplitAfter(text, "\n")}
+// scanLayout places a file the decoder has accepted. Should the AST still refuse it, the
+// layout stops there: errors then name the entry instead of a line, and AddUser, which checks
+// its result by parsing it, refuses rather than writes.
+func scanLayout(data []byte) *layout {
+	l := &layout{top: map[string]int{}, lines: strings.SplitAfter(string(data), "\n")}
 	if n := len(l.lines); n > 0 && l.lines[n-1] == "" {
 		l.lines = l.lines[:n-1]
 	}
-	entry := -1      // current [[users]] entry; -1 at top level
-	other := false   // inside another table
-	closing := ""    // delimiter of the multi-line string we are inside
-	lastContent := 0 // last line with content in the current entry
-	finish := func() {
-		if entry >= 0 {
-			l.ends = append(l.ends, lastContent)
-		}
-	}
-	for i, raw := range l.lines {
-		n := i + 1
-		line := strings.TrimSpace(raw)
-		if closing != "" {
-			if strings.Count(line, closing)%2 == 1 {
-				closing = ""
-			}
-			lastContent = n
+	at := tomlpos.NewLines(data)
+	var p unstable.Parser
+	p.Reset(data)
+	entry := -1    // current [[users]] entry; -1 at top level
+	other := false // inside another table
+	for p.NextExpression() {
+		e := p.Expression()
+		keys, line := keyPath(e.Key(), at)
+		if len(keys) == 0 {
 			continue
 		}
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		if strings.HasPrefix(line, "[") {
-			name, isArray := headerName(line)
-			finish()
+		switch e.Kind {
+		case unstable.ArrayTable, unstable.Table:
 			entry, other = -1, true
-			if isArray && name == "users" {
-				l.headers = append(l.headers, n)
+			switch {
+			case e.Kind == unstable.ArrayTable && len(keys) == 1 && keys[0] == "users":
+				l.headers = append(l.headers, line)
+				l.ends = append(l.ends, line)
 				l.keys = append(l.keys, map[string]int{})
-				entry, other, lastContent = len(l.headers)-1, false, n
-			} else if _, seen := l.top[name]; !seen {
-				l.top[name] = n
+				entry, other = len(l.headers)-1, false
+			case keys[0] == "users" && len(keys) > 1 && len(l.headers) > 0:
+				// [users.x] is key x of the last entry.
+				firstLine(l.keys[len(l.keys)-1], keys[1], line)
+			default:
+				firstLine(l.top, keys[0], line)
 			}
-			continue
-		}
-		if key, rest, ok := keyOf(line); ok {
+		case unstable.KeyValue:
 			switch {
 			case entry >= 0:
-				if _, seen := l.keys[entry][key]; !seen {
-					l.keys[entry][key] = n
-				}
+				firstLine(l.keys[entry], keys[0], line)
+				l.ends[entry] = at.EndLine(e)
 			case !other:
-				if _, seen := l.top[key]; !seen {
-					l.top[key] = n
-				}
-			}
-			for _, d := range []string{`"""`, `'''`} {
-				if strings.Count(rest, d)%2 == 1 {
-					closing = d
-					break
-				}
+				firstLine(l.top, keys[0], line)
 			}
 		}
-		lastContent = n
 	}
-	finish()
 	return l
 }
 
-// headerName reads "[name]" or "[[name]]" (spaces and a comment allowed, quotes dropped).
-func headerName(line string) (string, bool) {
-	isArray := strings.HasPrefix(line, "[[")
-	inner := strings.TrimLeft(line, "[")
-	if i := strings.IndexByte(inner, ']'); i >= 0 {
-		inner = inner[:i]
+// keyPath is a (possibly dotted) key's parts and the line of its first part.
+func keyPath(it unstable.Iterator, at *tomlpos.Lines) ([]string, int) {
+	var keys []string
+	line := 0
+	for it.Next() {
+		if line == 0 {
+			line = at.Line(it.Node())
+		}
+		keys = append(keys, string(it.Node().Data))
 	}
-	inner = strings.TrimSpace(inner)
-	if i := strings.IndexByte(inner, '.'); i >= 0 && inner[0] != '"' && inner[0] != '\'' {
-		inner = strings.TrimSpace(inner[:i])
-	}
-	return strings.Trim(inner, `"'`), isArray
+	return keys, line
 }
 
-// keyOf reads the first key of "key = value" (bare or quoted; of a dotted key, the first part).
-func keyOf(line string) (key, rest string, ok bool) {
-	var end int
-	if q := line[0]; q == '"' || q == '\'' {
-		j := strings.IndexByte(line[1:], q)
-		if j < 0 {
-			return "", "", false
-		}
-		key, end = line[1:1+j], j+2
-	} else {
-		for end < len(line) && (isBare(line[end])) {
-			end++
-		}
-		if end == 0 {
-			return "", "", false
-		}
-		key = line[:end]
+func firstLine(m map[string]int, key string, line int) {
+	if _, seen := m[key]; !seen {
+		m[key] = line
 	}
-	after := strings.TrimLeft(line[end:], " \t")
-	if after == "" || (after[0] != '=' && after[0] != '.') {
-		return "", "", false
-	}
-	return key, after, true
-}
-
-func isBare(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
 }
 
 // entryLine is the header line of entry i (0 when unknown).

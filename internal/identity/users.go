@@ -7,7 +7,7 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/BurntSushi/toml"
+	"github.com/alist-edge/alist-edge/internal/tomlpos"
 )
 
 // maxConcurrentVerify bounds password checks running at once: an argon2id check holds its
@@ -44,16 +44,11 @@ func LoadUsers(path string) (*Users, error) {
 var entryKeys = []string{"name", "password", "groups"}
 
 func parseUsers(path string, data []byte) (*Users, error) {
-	text := string(data)
 	var doc map[string]any
-	if _, err := toml.Decode(text, &doc); err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%s:%d: %s", path, pe.Position.Line, pe.Message)
-		}
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if err := tomlpos.Decode(path, data, &doc); err != nil {
+		return nil, err
 	}
-	l := scanLayout(text)
+	l := scanLayout(data)
 	var problems []error
 	add := func(line int, format string, args ...any) {
 		at := path
@@ -132,13 +127,12 @@ func parseUsers(path string, data []byte) (*Users, error) {
 	return u, nil
 }
 
-// tables reads the users value: [[users]] tables, or an inline array of inline tables.
+// tables reads the users value: [[users]] tables, or an inline array of inline tables (the
+// decoder gives both as []any).
 func tables(v any) ([]map[string]any, bool) {
 	switch t := v.(type) {
 	case nil:
 		return nil, true
-	case []map[string]any:
-		return t, true
 	case []any:
 		out := make([]map[string]any, len(t))
 		for i, e := range t {

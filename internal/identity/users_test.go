@@ -152,7 +152,7 @@ password = 42
 func TestLoadUsersSyntaxAndShape(t *testing.T) {
 	for _, c := range []struct{ content, want string }{
 		{"[[users]]\nname = \"a\"\nname = \"b\"\n", "users.toml:3: "},
-		{"[[users]\n", "users.toml:2: "},
+		{"[[users]\n", "users.toml:1: "},
 		{"users = 3\n", "users.toml:1: users must be a list of [[users]] tables"},
 		{"users = [1]\n", "users[0]: must be a table"},
 		{"[users]\nname = \"a\"\n", "users must be a list"},

@@ -1,13 +1,13 @@
 package policy
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
-	toml "github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
+
+	"github.com/alist-edge/alist-edge/internal/tomlpos"
 )
 
 // The policy is read in two passes: go-toml's decoder first, because it knows every rule of
@@ -63,24 +63,14 @@ func (t *ttable) set(k string, v *tval) {
 // readTree parses data into a tree; a syntax error comes back as "name:line: message".
 func readTree(name string, data []byte) (*ttable, error) {
 	var any map[string]interface{}
-	if err := toml.Unmarshal(data, &any); err != nil {
-		var de *toml.DecodeError
-		if errors.As(err, &de) {
-			line, _ := de.Position()
-			return nil, fmt.Errorf("%s:%d: %s", name, line, de.Error())
-		}
-		return nil, fmt.Errorf("%s: %w", name, err)
+	if err := tomlpos.Decode(name, data, &any); err != nil {
+		return nil, err
 	}
 	var p unstable.Parser
 	p.Reset(data)
 	root := newTable(1)
 	cur := root
-	lineOf := func(n *unstable.Node) int {
-		if n.Raw.Length == 0 && n.Raw.Offset == 0 {
-			return 0
-		}
-		return p.Shape(n.Raw).Start.Line
-	}
+	lineOf := tomlpos.NewLines(data).Line
 	for p.NextExpression() {
 		e := p.Expression()
 		switch e.Kind {
