@@ -24,11 +24,6 @@ func (c *Common) loadPolicy(p *Problems, lists policy.Lists, own vocabulary) (*p
 			p.Addf("POLICY_FILE=%q: %v", c.PolicyFile, err)
 			return nil, nil
 		}
-		for _, l := range file.Limits {
-			if l.Scope == policy.ScopeUser || l.Scope == policy.ScopeGroup {
-				p.Addf("POLICY_FILE=%q: %s %q has scope %q, which needs identities (not available yet); accepted scopes: subnet, path, subnet+path, global", c.PolicyFile, l.Kind, l.Name, l.Scope)
-			}
-		}
 		doc = policy.Merge(doc, file)
 	}
 	eng, err := doc.Compile(own.words)

@@ -220,3 +220,54 @@ func TestValidName(t *testing.T) {
 		}
 	}
 }
+
+// TestIdentityExamples: the identity examples of docs/policy.md do what the doc says.
+func TestIdentityExamples(t *testing.T) {
+	load := func(name string) *Engine {
+		d, err := Load("testdata/examples/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return compile(t, string(d.TOML()), ProxyActions)
+	}
+	caps := func(d Decision, s Subject) string {
+		var out []string
+		for _, l := range d.Limits {
+			for _, a := range l.Apply(s) {
+				if a.None {
+					out = append(out, l.Name+":none")
+				} else {
+					out = append(out, l.Name+":"+formatSize(a.Bytes))
+				}
+			}
+		}
+		return strings.Join(out, ",")
+	}
+	for _, tc := range []struct {
+		file, path, user string
+		groups           []string
+		action           Action
+		caps             string
+	}{
+		{"6-members-guests.toml", "/a", "ann", []string{"members"}, 0, "daily:50GB"},
+		{"6-members-guests.toml", "/a", "gus", []string{"guests"}, 0, "daily:5GB"},
+		{"6-members-guests.toml", "/a", "bea", []string{"guests", "members"}, 0, "daily:55GB"},
+		{"6-members-guests.toml", "/a", "", nil, Block, ""},
+		{"6-members-guests.toml", "/a", "eve", []string{"other"}, Block, ""},
+		{"7-staff-internal.toml", "/internal/x", "sam", []string{"staff"}, 0, ""},
+		{"7-staff-internal.toml", "/internal/x", "ann", []string{"members"}, Block, ""},
+		{"7-staff-internal.toml", "/internal/x", "", nil, Block, ""},
+		{"7-staff-internal.toml", "/pub/x", "", nil, 0, ""},
+		{"8-class-pools.toml", "/a", "stu", []string{"class-a"}, 0, "class-pool:200GB,per-student:20GB"},
+		{"8-class-pools.toml", "/a", "stu", []string{"class-c", "chess"}, 0, "class-pool:500GB,per-student:20GB"},
+		{"8-class-pools.toml", "/a", "tut", []string{"class-a", "class-b"}, 0, "class-pool:200GB,class-pool:200GB,per-student:20GB"},
+		{"8-class-pools.toml", "/a", "", nil, Block, ""},
+	} {
+		r := Request{Path: tc.path, Size: -1, User: tc.user, Groups: tc.groups}
+		d := load(tc.file).Decide(&r)
+		got := caps(d, Subject{User: tc.user, Groups: tc.groups})
+		if d.Action != tc.action || got != tc.caps || !d.UsedIdentity && tc.path != "/pub/x" {
+			t.Errorf("%s %s %v: action %b caps %q used identity %v", tc.file, tc.user, tc.groups, d.Action, got, d.UsedIdentity)
+		}
+	}
+}

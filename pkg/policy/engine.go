@@ -18,7 +18,7 @@ type Request struct {
 	Size   int64  // signed file size (additionalInfo.filesize); < 0 unknown
 	Method string // HTTP method
 	Host   string // request Host, without port
-	User   string // "" = anonymous (identities come with issue #17)
+	User   string // "" = anonymous; only from a verified additionalInfo (issue #17)
 	Groups []string
 }
 
