@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/alist-edge/alist-edge/internal/admin"
@@ -57,7 +59,9 @@ type limitExplain struct {
 	Kind          string     `json:"kind"`
 	Scope         string     `json:"scope"`
 	Period        string     `json:"period"`
-	LimitBytes    int64      `json:"limit_bytes"`
+	Group         string     `json:"group,omitempty"`        // scope group: the pool (one entry per pool)
+	NoAllowance   bool       `json:"no_allowance,omitempty"` // refused before the database (anonymous, no allowance)
+	LimitBytes    int64      `json:"limit_bytes"`            // the caps that apply to this request (a user's sum)
 	LimitRequests int64      `json:"limit_requests"`
 	UsedBytes     int64      `json:"used_bytes"`
 	UsedRequests  int64      `json:"used_requests"`
@@ -79,23 +83,46 @@ func (h *Handler) explain(ctx context.Context, q admin.ExplainQuery) (any, error
 	out := explained{Subnet: h.subnetOf(q.Addr), Path: served, Trace: eng.Explain(&req), Limits: []limitExplain{}}
 	d := eng.Decide(&req)
 	a, _ := adminOf(h.store)
-	pathHash := sign.PathHash(served)
+	subject := policy.Subject{Subnet: out.Subnet, PathHash: sign.PathHash(served), User: q.User, Groups: q.Groups}
 	for _, l := range d.Limits {
-		le := limitExplain{Name: l.Name, Kind: l.Kind, Scope: l.Scope.String(), Period: l.Period.String(),
-			LimitBytes: l.Bytes, LimitRequests: l.Requests}
-		if a != nil {
-			u, err := a.Usage(ctx, l.Name, CounterKey(l.Scope, out.Subnet, pathHash))
-			if err != nil {
-				return nil, err
+		applied := l.Apply(subject)
+		for i, ap := range applied {
+			le := limitExplain{Name: l.Name, Kind: l.Kind, Scope: l.Scope.String(), Period: l.Period.String(),
+				NoAllowance: ap.None, LimitBytes: ap.Bytes, LimitRequests: ap.Requests}
+			if l.Scope == policy.ScopeGroup && !ap.None {
+				le.Group = poolGroup(l, q.Groups, i)
 			}
-			le.UsedBytes, le.UsedRequests = u.Bytes, u.Requests
-			if !u.WindowEnd.IsZero() {
-				le.WindowEnd = &u.WindowEnd
+			if a != nil && !ap.None {
+				u, err := a.Usage(ctx, l.Name, ap.Key)
+				if err != nil {
+					return nil, err
+				}
+				le.UsedBytes, le.UsedRequests = u.Bytes, u.Requests
+				if !u.WindowEnd.IsZero() {
+					le.WindowEnd = &u.WindowEnd
+				}
 			}
+			out.Limits = append(out.Limits, le)
 		}
-		out.Limits = append(out.Limits, le)
 	}
 	return out, nil
+}
+
+// poolGroup names the i-th pool Apply returned for groups (same order, same filter).
+func poolGroup(l *policy.Limit, groups []string, i int) string {
+	n := 0
+	for _, g := range groups {
+		for _, ap := range l.Apply(policy.Subject{User: "-", Groups: []string{g}}) {
+			if ap.None || ap.Key != policy.CounterKey(policy.ScopeGroup, "", "", g) {
+				continue
+			}
+			if n == i {
+				return g
+			}
+			n++
+		}
+	}
+	return ""
 }
 
 func (h *Handler) limitInfos() []admin.LimitInfo {
@@ -108,7 +135,7 @@ func (h *Handler) limitInfos() []admin.LimitInfo {
 }
 
 // keyFor is the stored key of limit name for a subnet (an address or a prefix of this proxy's
-// subnet size) and a path, as a request would build it.
+// subnet size), a path, a user or a group, as a request would build it (policy.Limit.Apply).
 func (h *Handler) keyFor(name, subnet, path, user, group string) (string, error) {
 	var lim *policy.Limit
 	for _, l := range h.state.Load().cfg.Parsed.Policy.Limits() {
@@ -119,27 +146,42 @@ func (h *Handler) keyFor(name, subnet, path, user, group string) (string, error)
 	if lim == nil {
 		return "", &admin.Error{Status: http.StatusNotFound, Message: fmt.Sprintf("no quota or rate named %q", name)}
 	}
+	switch lim.Scope {
+	case policy.ScopeUser:
+		if user == "" {
+			return "", fmt.Errorf("scope user needs user")
+		}
+		return policy.CounterKey(lim.Scope, "", "", user), nil
+	case policy.ScopeGroup:
+		if group == "" {
+			return "", fmt.Errorf("scope group needs group")
+		}
+		if len(lim.Groups) > 0 && !slices.Contains(lim.Groups, group) {
+			return "", fmt.Errorf("%s %q has no pool for group %q (its groups: %s)", lim.Kind, lim.Name, group, strings.Join(lim.Groups, ", "))
+		}
+		return policy.CounterKey(lim.Scope, "", "", group), nil
+	}
 	needSubnet := lim.Scope == policy.ScopeSubnet || lim.Scope == policy.ScopeSubnetPath
 	needPath := lim.Scope == policy.ScopePath || lim.Scope == policy.ScopeSubnetPath
 	if needSubnet && subnet == "" || needPath && path == "" {
 		return "", fmt.Errorf("scope %s needs %s", lim.Scope, map[bool]string{true: "subnet and path", false: "subnet or path"}[needSubnet && needPath])
 	}
-	var sub, pathHash string
+	var s policy.Subject
 	if needSubnet {
-		s, err := h.subnetText(subnet)
+		sub, err := h.subnetText(subnet)
 		if err != nil {
 			return "", err
 		}
-		sub = s
+		s.Subnet = sub
 	}
 	if needPath {
 		served, err := sign.ServedPath(path, h.originKind())
 		if err != nil {
 			return "", err
 		}
-		pathHash = sign.PathHash(served)
+		s.PathHash = sign.PathHash(served)
 	}
-	return CounterKey(lim.Scope, sub, pathHash), nil
+	return lim.Apply(s)[0].Key, nil
 }
 
 // subnetOf is a client address's subnet as the checks key it (IPV4_SUFFIX, IPV6_SUFFIX).

@@ -91,7 +91,7 @@ func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
 	checks.Hash = checks.Hash && !pd.Action.Has(policy.SkipHash)
 	checks.Worker = checks.Worker && !pd.Action.Has(policy.SkipWorker)
 	checks.IP = checks.IP && !pd.Action.Has(policy.SkipIP)
-	checks.Addition = pd.signedSize || checks.Addition && !pd.Action.Has(policy.SkipAddition)
+	checks.Addition = pd.signedInfo || checks.Addition && !pd.Action.Has(policy.SkipAddition)
 	chain := sign.ChainRequest{Path: path, Params: params, ClientIP: rq.Client.Text,
 		WorkerAddr: cfg.Parsed.WorkerAddr, Now: now.Unix()}
 	info, infoOK, err := cfg.Parsed.Keyring.VerifyChain(&chain, checks)
@@ -106,8 +106,12 @@ func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
 	// Keyed by the served path: its link and per-file quota are the served file's, whatever
 	// the spelling ("/a//b" and "/a/b" share). additionalInfo.pathHash stays the decoded path's.
 	pathHash := sign.PathHash(served)
+	ctrs, refused := counters(pd.Limits, policy.Subject{Subnet: rq.Subnet, PathHash: pathHash, User: pd.req.User, Groups: pd.req.Groups})
+	if refused != nil {
+		return rq.Deny(noAllowance(refused, pd.req.User, h.m.LimitRefusals))
+	}
 	creq := quota.CheckRequest{Scope: quota.ScopeProxy, Subnet: rq.Subnet, PathHash: pathHash, WantLink: h.local == nil,
-		Now: now, Path: served, Revocable: true, Counters: counters(pd.Limits, rq.Subnet, pathHash)}
+		Now: now, Path: served, Revocable: true, Counters: ctrs}
 	if infoOK {
 		creq.FileSize = info.FileSize
 	}
@@ -132,7 +136,7 @@ func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
 		case quota.ReasonRevoked:
 			return rq.Deny(errRevoked)
 		case quota.ReasonCounter:
-			return rq.Deny(limitRefusal(pd.Limits, d, h.m.LimitRefusals))
+			return rq.Deny(limitRefusal(pd.Limits, ctrs, d, now, h.m.LimitRefusals))
 		}
 		return rq.Deny(httpx.QuotaRefusal(d))
 	}

@@ -2,11 +2,11 @@ package proxy
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/alist-edge/alist-edge/internal/httpx"
@@ -26,24 +26,30 @@ var errRevoked = &httpx.Error{Status: http.StatusGone, Reason: "revoked", Messag
 type decision struct {
 	policy.Decision
 	req policy.Request
-	// signedSize: the decision consulted a size matcher with the size the link claims, so the
-	// additionalInfo that carries it must verify whatever the rule's actions say.
-	signedSize bool
+	// signedInfo: the decision read the size or the identity the link's additionalInfo claims
+	// (a size, user or group matcher, or a user- or group-scoped limit), so that additionalInfo
+	// must verify whatever the rule's actions say.
+	signedInfo bool
 }
 
-// decide evaluates the policy. A size matcher believes only a signed size: the policy is first
-// evaluated without one, and only when that consulted a size matcher is the link's
-// additionalInfo decoded and the policy evaluated again with its size, which the signature
-// check then verifies (decision.signedSize).
+// decide evaluates the policy. Size, user and groups are believed only from a signed
+// additionalInfo: the policy is first evaluated without them, and only when that consulted a
+// size, user or group matcher, or attached a user- or group-scoped limit, is the link's
+// additionalInfo decoded (once, for all three) and the policy evaluated again with them; the
+// signature check then verifies it (decision.signedInfo). A decision that consulted none of
+// them is the same whatever the link claims.
 func (h *Handler) decide(ctx context.Context, rq *request, r *http.Request, eng *policy.Engine, served string, now time.Time, p *sign.Params) decision {
 	d := decision{req: policy.Request{Path: served, Addr: rq.Client.Addr.Unmap(), Time: now, Size: -1,
 		Method: r.Method, Host: httpx.HostOnly(r.Host)}}
 	d.Decision = eng.Decide(&d.req)
-	if d.UsedSize && p.AdditionalInfo != "" {
-		if info, err := sign.DecodeAdditionalInfo(p.AdditionalInfo); err == nil && info.FileSize >= 0 {
-			d.req.Size = info.FileSize
+	if (d.UsedSize || d.UsedIdentity || identityScoped(d.Limits)) && p.AdditionalInfo != "" {
+		if info, err := sign.DecodeAdditionalInfo(p.AdditionalInfo); err == nil {
+			if info.FileSize >= 0 {
+				d.req.Size = info.FileSize
+			}
+			d.req.User, d.req.Groups = info.User, info.Groups
 			d.Decision = eng.Decide(&d.req)
-			d.signedSize = true
+			d.signedInfo = true
 		}
 	}
 	h.m.CountPolicy(eng, &d.Decision)
@@ -53,61 +59,83 @@ func (h *Handler) decide(ctx context.Context, rq *request, r *http.Request, eng 
 	return d
 }
 
-// counters are the quota checks of the limits the deciding rule attached, keyed by their scope.
-func counters(limits []*policy.Limit, subnet, pathHash string) []quota.Counter {
-	if len(limits) == 0 {
-		return nil
-	}
-	out := make([]quota.Counter, 0, len(limits))
+// identityScoped: a limit counts per user or per group.
+func identityScoped(limits []*policy.Limit) bool {
 	for _, l := range limits {
-		out = append(out, quota.Counter{Name: l.Name, Key: CounterKey(l.Scope, subnet, pathHash),
-			Bytes: l.Bytes, Requests: l.Requests, Period: l.Period})
+		if l.IdentityScope() {
+			return true
+		}
 	}
-	return out
+	return false
 }
 
-// CounterKey is the stored key of a limit's counter for one request: the subnet (hashed, as
-// every stored subnet), the served path's hash, both, or nothing for a global limit. The admin
-// API computes the same key from a subnet and a path.
-func CounterKey(s policy.Scope, subnet, pathHash string) string {
-	switch s {
-	case policy.ScopeSubnet:
-		return "s:" + hashText(subnet)
-	case policy.ScopePath:
-		return "p:" + pathHash
-	case policy.ScopeSubnetPath:
-		return "s:" + hashText(subnet) + "|p:" + pathHash
+// counters are the quota checks of the limits the deciding rule attached (policy.Limit.Apply).
+// A limit that gives the subject no allowance (an anonymous visitor under a user or group
+// scope, a user whose groups add up to nothing) is returned as refused: the request is denied
+// before the database, never served uncapped.
+func counters(limits []*policy.Limit, s policy.Subject) (out []quota.Counter, refused *policy.Limit) {
+	if len(limits) == 0 {
+		return nil, nil
 	}
-	return ""
+	out = make([]quota.Counter, 0, len(limits))
+	for _, l := range limits {
+		for _, a := range l.Apply(s) {
+			if a.None {
+				return nil, l
+			}
+			out = append(out, quota.Counter{Name: l.Name, Key: a.Key, Bytes: a.Bytes, Requests: a.Requests, Period: l.Period})
+		}
+	}
+	return out, nil
 }
 
-func hashText(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:16])
+// noAllowance is the 429 of a user- or group-scoped limit the request has no allowance under.
+// No Retry-After: waiting does not help, signing in (or another group) does.
+func noAllowance(l *policy.Limit, user string, m *prometheus.CounterVec) *httpx.Error {
+	m.WithLabelValues(l.Name).Inc()
+	msg := fmt.Sprintf("%s %q (by %s) needs a signed-in user: sign in on the download page", l.Kind, l.Name, l.Scope)
+	if user != "" {
+		msg = fmt.Sprintf("%s %q (by %s) gives this user no allowance", l.Kind, l.Name, l.Scope)
+		if l.Scope == policy.ScopeGroup {
+			msg = fmt.Sprintf("%s %q (by group) has no pool for this user's groups", l.Kind, l.Name)
+		}
+	}
+	return &httpx.Error{Status: http.StatusTooManyRequests, Reason: string(quota.ReasonCounter), Message: msg}
 }
 
-// limitRefusal is the 429 of a policy quota or rate: which one, how much per what period, and
-// (Retry-After) when its window ends.
-func limitRefusal(limits []*policy.Limit, d quota.Decision, m *prometheus.CounterVec) *httpx.Error {
+// limitRefusal is the 429 of a policy quota or rate: which one, how much per what period (the
+// caps of the counters that applied, so a user sees their own sum), and when it frees up
+// (also as Retry-After).
+func limitRefusal(limits []*policy.Limit, ctrs []quota.Counter, d quota.Decision, now time.Time, m *prometheus.CounterVec) *httpx.Error {
 	m.WithLabelValues(d.Counter).Inc()
-	amount := ""
+	retry := max(d.RetryAfter, 1)
+	frees := now.Add(time.Duration(retry) * time.Second).UTC().Format(time.RFC3339)
 	for _, l := range limits {
 		if l.Name != d.Counter {
 			continue
 		}
-		switch {
-		case l.Bytes > 0 && l.Requests > 0:
-			amount = fmt.Sprintf("%s or %d requests", httpx.FormatBytes(l.Bytes), l.Requests)
-		case l.Bytes > 0:
-			amount = httpx.FormatBytes(l.Bytes)
-		default:
-			amount = fmt.Sprintf("%d requests", l.Requests)
+		var amounts []string
+		for _, c := range ctrs {
+			if c.Name != l.Name {
+				continue
+			}
+			if a := capText(c.Bytes, c.Requests) + " per " + l.Period.String(); !slices.Contains(amounts, a) {
+				amounts = append(amounts, a)
+			}
 		}
-		amount += " per " + l.Period.String()
-		return &httpx.Error{Status: http.StatusTooManyRequests, Reason: string(quota.ReasonCounter),
-			RetryAfter: max(d.RetryAfter, 1),
-			Message:    fmt.Sprintf("%s %q used up (%s, by %s)", l.Kind, l.Name, amount, l.Scope)}
+		return &httpx.Error{Status: http.StatusTooManyRequests, Reason: string(quota.ReasonCounter), RetryAfter: retry,
+			Message: fmt.Sprintf("%s %q used up (%s, by %s); frees up at %s", l.Kind, l.Name, strings.Join(amounts, " or "), l.Scope, frees)}
 	}
 	return &httpx.Error{Status: http.StatusTooManyRequests, Reason: string(quota.ReasonCounter),
-		RetryAfter: max(d.RetryAfter, 1), Message: fmt.Sprintf("limit %q used up", d.Counter)}
+		RetryAfter: retry, Message: fmt.Sprintf("limit %q used up; frees up at %s", d.Counter, frees)}
+}
+
+func capText(bytes, requests int64) string {
+	switch {
+	case bytes > 0 && requests > 0:
+		return fmt.Sprintf("%s or %d requests", httpx.FormatBytes(bytes), requests)
+	case bytes > 0:
+		return httpx.FormatBytes(bytes)
+	}
+	return fmt.Sprintf("%d requests", requests)
 }

@@ -18,7 +18,7 @@ type Request struct {
 	Size   int64  // signed file size (additionalInfo.filesize); < 0 unknown
 	Method string // HTTP method
 	Host   string // request Host, without port
-	User   string // "" = anonymous (identities come with issue #17)
+	User   string // "" = anonymous; only from a verified additionalInfo (issue #17)
 	Groups []string
 }
 
@@ -37,6 +37,8 @@ type Engine struct {
 	matchers []matcher
 	mdefs    []*MatcherDef
 	size     [maxMatchers]bool // matcher i is a size matcher (Decision.UsedSize)
+	ident    [maxMatchers]bool // matcher i is a user or group matcher (Decision.UsedIdentity)
+	usesID   bool              // UsesIdentity
 	rules    []crule
 	def      Action
 	defText  string
@@ -58,6 +60,9 @@ type Decision struct {
 	Action   Action    // flags in this service's vocabulary (Block for deny; 0 for allow)
 	Limits   []*Limit  // quotas and rate of the deciding rule (shared, read only)
 	UsedSize bool      // a size matcher was consulted on the way to the decision
+	// UsedIdentity: a user or group matcher was consulted on the way to the decision, so the
+	// identity it read must be the signed one (the proxy decides again with it).
+	UsedIdentity bool
 
 	shadows [maxRules / 64]uint64 // rules (by index) that matched as shadows before the decision
 	rules   []crule
@@ -121,6 +126,7 @@ func (d *Document) Compile(v Vocabulary) (*Engine, error) {
 		e.matchers = append(e.matchers, mm)
 		e.mdefs = append(e.mdefs, m)
 		e.size[len(e.matchers)-1] = m.Kind == "size"
+		e.ident[len(e.matchers)-1] = m.Kind == "user" || m.Kind == "group"
 		known = append(known, m.Name)
 	}
 	sort.Strings(known)
@@ -175,6 +181,7 @@ func (d *Document) Compile(v Vocabulary) (*Engine, error) {
 		}
 		e.rules = append(e.rules, cr)
 	}
+	e.usesID = e.identityNeeded()
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))
 	}
@@ -206,10 +213,11 @@ type memo [maxMatchers]uint8
 // allocation-free: the memo and expression stack live on this call's stack.
 func (e *Engine) Decide(r *Request) Decision {
 	var m memo
+	var u used
 	d := Decision{rules: e.rules}
 	for i := range e.rules {
 		cr := &e.rules[i]
-		if !cr.applies || !e.eval(cr.prog, r, &m, &d.UsedSize) {
+		if !cr.applies || !e.eval(cr.prog, r, &m, &u) {
 			continue
 		}
 		if cr.info.Shadow {
@@ -217,13 +225,19 @@ func (e *Engine) Decide(r *Request) Decision {
 			continue
 		}
 		d.Rule, d.Action, d.Limits = &cr.info, cr.action, cr.limits
+		d.UsedSize, d.UsedIdentity = u.size, u.identity
 		return d
 	}
 	d.Action = e.def
+	d.UsedSize, d.UsedIdentity = u.size, u.identity
 	return d
 }
 
-func (e *Engine) eval(prog []instr, r *Request, m *memo, usedSize *bool) bool {
+// used records which kinds of matcher a decision consulted: their inputs (size, identity)
+// come from the link and must be the signed ones.
+type used struct{ size, identity bool }
+
+func (e *Engine) eval(prog []instr, r *Request, m *memo, u *used) bool {
 	// The masks below never change an index (the compiler keeps them in range); they let
 	// the Go compiler drop bounds checks from this loop, which is most of Decide's time.
 	var stack [64]bool
@@ -232,13 +246,13 @@ func (e *Engine) eval(prog []instr, r *Request, m *memo, usedSize *bool) bool {
 		in := prog[pc]
 		switch in.op {
 		case opMatch:
-			stack[sp&63] = e.memoValue(in.arg, r, m, usedSize)
+			stack[sp&63] = e.memoValue(in.arg, r, m, u)
 			sp++
 		case opNotMatch:
-			stack[sp&63] = !e.memoValue(in.arg, r, m, usedSize)
+			stack[sp&63] = !e.memoValue(in.arg, r, m, u)
 			sp++
 		case opMatchJF, opNotMatchJF, opMatchJT, opNotMatchJT:
-			v := e.memoValue(in.arg, r, m, usedSize)
+			v := e.memoValue(in.arg, r, m, u)
 			if in.op == opNotMatchJF || in.op == opNotMatchJT {
 				v = !v
 			}
@@ -267,10 +281,13 @@ func (e *Engine) eval(prog []instr, r *Request, m *memo, usedSize *bool) bool {
 	return stack[0]
 }
 
-func (e *Engine) memoValue(arg uint16, r *Request, m *memo, usedSize *bool) bool {
+func (e *Engine) memoValue(arg uint16, r *Request, m *memo, u *used) bool {
 	i := arg & (maxMatchers - 1)
 	if e.size[i] {
-		*usedSize = true
+		u.size = true
+	}
+	if e.ident[i] {
+		u.identity = true
 	}
 	v := m[i]
 	if v == 0 {

@@ -159,8 +159,8 @@ func TestExpressions(t *testing.T) {
 				m[i] = 2
 			}
 		}
-		var used bool
-		if got := e.eval(prog, &Request{}, &m, &used); got != want {
+		var u used
+		if got := e.eval(prog, &Request{}, &m, &u); got != want {
 			t.Errorf("%q: got %v", expr, got)
 		}
 	}

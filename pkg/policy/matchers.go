@@ -270,8 +270,8 @@ func (m *hostMatcher) match(r *Request) bool {
 	return false
 }
 
-// userMatcher and groupMatcher read the identity that issue #17 will fill in; until then
-// User is "" and they match nobody.
+// userMatcher and groupMatcher read the identity signed into the link (issue #17); an
+// anonymous request (User "") matches neither.
 type userMatcher struct{ names []string }
 type groupMatcher struct{ names []string }
 

@@ -32,7 +32,7 @@ func (r *reader) limits(v *tval, kind string) {
 		}
 		r.failed[kind+"."+name] = true
 		lt := lv.table
-		r.keys(lt, where, "scope", "bytes", "requests", "period", "reset", "zone")
+		r.keys(lt, where, "scope", "bytes", "requests", "per_group", "groups", "period", "reset", "zone")
 		l := &Limit{Name: name, Kind: kind}
 		ok := true
 		if sv := lt.m["scope"]; sv == nil {
@@ -51,18 +51,9 @@ func (r *reader) limits(v *tval, kind string) {
 			case kind == "rate":
 				r.errf(bv.line, "%s: a rate counts requests only; put a byte cap in a [quotas.*] table", where)
 				ok = false
-			case bv.kind == tInt && bv.num > 0:
-				l.Bytes = bv.num
-			case bv.kind == tString:
-				n, err := parseSize(bv.str)
-				if err != nil || n <= 0 {
-					r.errf(bv.line, "%s: bytes: %q is not a positive size (accepted: %s)", where, bv.str, sizeAccepted)
-					ok = false
-				}
-				l.Bytes = n
 			default:
-				r.errf(bv.line, "%s: bytes: expected a size string such as \"50GB\" or a positive integer, got %s", where, bv.kind)
-				ok = false
+				n, good := r.size(bv, where+": bytes")
+				l.Bytes, ok = n, good && ok
 			}
 		}
 		if qv := lt.m["requests"]; qv != nil {
@@ -72,11 +63,12 @@ func (r *reader) limits(v *tval, kind string) {
 			}
 			l.Requests = qv.num
 		}
-		if lt.m["bytes"] == nil && lt.m["requests"] == nil {
+		ok = r.identityKeys(lt, where, kind, l) && ok
+		if lt.m["bytes"] == nil && lt.m["requests"] == nil && lt.m["per_group"] == nil {
 			if kind == "rate" {
 				r.errf(lv.line, "%s: requests is missing", where)
 			} else {
-				r.errf(lv.line, "%s: needs bytes or requests (or both)", where)
+				r.errf(lv.line, "%s: needs bytes or requests (or per_group, for scope user or group)", where)
 			}
 			ok = false
 		}
@@ -87,6 +79,89 @@ func (r *reader) limits(v *tval, kind string) {
 			delete(r.failed, kind+"."+name)
 		}
 	}
+}
+
+// size reads a positive size: a string such as "50GB" or a positive integer of bytes.
+func (r *reader) size(v *tval, what string) (int64, bool) {
+	switch {
+	case v.kind == tInt && v.num > 0:
+		return v.num, true
+	case v.kind == tString:
+		n, err := parseSize(v.str)
+		if err != nil || n <= 0 {
+			r.errf(v.line, "%s: %q is not a positive size (accepted: %s)", what, v.str, sizeAccepted)
+			return 0, false
+		}
+		return n, true
+	}
+	r.errf(v.line, "%s: expected a size string such as \"50GB\" or a positive integer, got %s", what, v.kind)
+	return 0, false
+}
+
+// identityKeys reads per_group (scopes user and group, quotas only: bytes per group) and
+// groups (scope group: which groups have a pool).
+func (r *reader) identityKeys(t *ttable, where, kind string, l *Limit) bool {
+	ok := true
+	if pv := t.m["per_group"]; pv != nil {
+		switch {
+		case kind == "rate":
+			r.errf(pv.line, "%s: per_group gives bytes; a rate counts requests only, put it in a [quotas.*] table", where)
+			ok = false
+		case l.Scope != ScopeUser && l.Scope != ScopeGroup:
+			r.errf(pv.line, "%s: per_group applies to scope user or group, not %s", where, l.Scope)
+			ok = false
+		case pv.kind != tTable:
+			r.errf(pv.line, "%s: per_group: expected a table such as { members = \"50GB\" }, got %s", where, pv.kind)
+			ok = false
+		case len(pv.table.keys) == 0:
+			r.errf(pv.line, "%s: per_group is empty: name at least one group, or leave it out", where)
+			ok = false
+		default:
+			l.PerGroup = make(map[string]int64, len(pv.table.keys))
+			for _, g := range pv.table.keys {
+				gv := pv.table.m[g]
+				if !ValidName(g, MaxGroupLen) {
+					r.errf(gv.line, "%s: per_group: %q is not a group name (1 to %d bytes, no control characters)", where, g, MaxGroupLen)
+					ok = false
+					continue
+				}
+				n, good := r.size(gv, where+": per_group."+g)
+				l.PerGroup[g], ok = n, good && ok
+			}
+		}
+	}
+	if gv := t.m["groups"]; gv != nil {
+		if l.Scope != ScopeGroup {
+			r.errf(gv.line, "%s: groups applies to scope group (which groups have a pool), not %s", where, l.Scope)
+			return false
+		}
+		gs, good := r.strs(gv, where+" groups", false)
+		if !good {
+			return false
+		}
+		if len(gs) == 0 {
+			r.errf(gv.line, "%s: groups: an empty list gives no group a pool; leave groups out for every group", where)
+			return false
+		}
+		for i, g := range gs {
+			if !ValidName(g, MaxGroupLen) {
+				r.errf(gv.line, "%s: groups: %q is not a group name (1 to %d bytes, no control characters)", where, g, MaxGroupLen)
+				return false
+			}
+			if seenBefore(gs, i) {
+				r.errf(gv.line, "%s: groups: %q is listed twice", where, g)
+				return false
+			}
+		}
+		l.Groups = gs
+		for _, g := range t.m["per_group"].tableKeys() {
+			if !contains(gs, g) {
+				r.errf(t.m["per_group"].line, "%s: per_group names %q, which is not in groups (it would never have a pool)", where, g)
+				ok = false
+			}
+		}
+	}
+	return ok
 }
 
 func (r *reader) period(t *ttable, where string, p *Period) bool {

@@ -44,9 +44,14 @@ type Limit struct {
 	Name     string
 	Kind     string // "quota" or "rate"
 	Scope    Scope
-	Bytes    int64 // 0 = no byte cap
+	Bytes    int64 // 0 = no byte cap; user and group scopes: the base allowance or pool cap
 	Requests int64 // 0 = no request cap
-	Period   Period
+	// PerGroup (scopes user and group): bytes by group name. A user's cap adds the entry of
+	// each group they are in; a group's pool takes its entry instead of Bytes. nil when unset.
+	PerGroup map[string]int64
+	// Groups (scope group): the groups that have a pool; nil = every group of the user.
+	Groups []string
+	Period Period
 }
 
 // Period is either rolling (Rolling > 0: a window opens at first use and lasts Rolling) or

@@ -3,6 +3,7 @@ package policy
 import (
 	"bytes"
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -65,6 +66,12 @@ func (d *Document) TOML() []byte {
 		if l.Requests > 0 {
 			fmt.Fprintf(&b, "requests = %d\n", l.Requests)
 		}
+		if l.PerGroup != nil {
+			fmt.Fprintf(&b, "per_group = %s\n", perGroupTOML(l.PerGroup))
+		}
+		if l.Groups != nil {
+			fmt.Fprintf(&b, "groups = %s\n", quoteList(l.Groups))
+		}
 		p := l.Period
 		if p.Unit == "" {
 			fmt.Fprintf(&b, "period = %s # rolling: a window opens at first use\n", quote(formatDuration(p.Rolling)))
@@ -100,6 +107,33 @@ func quote(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// perGroupTOML prints per_group as an inline table, by group name.
+func perGroupTOML(m map[string]int64) string {
+	names := make([]string, 0, len(m))
+	for g := range m {
+		names = append(names, g)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, g := range names {
+		parts[i] = tomlKey(g) + " = " + quote(formatSize(m[g]))
+	}
+	if len(parts) == 0 {
+		return "{}"
+	}
+	return "{ " + strings.Join(parts, ", ") + " }"
+}
+
+// tomlKey writes a bare key when TOML allows one, else a quoted key.
+func tomlKey(s string) string {
+	for _, c := range []byte(s) {
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return quote(s)
+		}
+	}
+	return s
 }
 
 func quoteList(v []string) string {

@@ -98,9 +98,11 @@ func TestExamples(t *testing.T) {
 }
 
 func FuzzRoundTrip(f *testing.F) {
-	for _, s := range []string{okDoc, engineDoc} {
+	for _, s := range []string{okDoc, engineDoc, identityDoc} {
 		f.Add(s)
 	}
+	f.Add("[[rules]]\nid = \"r\"\nwhen = \"true\"\naction = \"allow\"\nquota = \"q\"\n[quotas.q]\nscope = \"group\"\n" +
+		"per_group = { \"a b\" = 1, \"\\u00e9\" = \"2KB\" }\ngroups = [\"a b\", \"é\"]\nperiod = \"1h\"\n")
 	f.Add("[matchers.a]\nkind = \"host\"\nhosts = [\"*.x.org\"]\n[[rules]]\nid = \"r\"\nwhen = \"¬a ∨ (a ∧ true)\"\naction = \"skip-ip, verify-pow\"\nshadow = true\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		d, err := Parse("fuzz.toml", []byte(s))

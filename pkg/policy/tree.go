@@ -197,3 +197,11 @@ func convert(n *unstable.Node, line int, lineOf func(*unstable.Node) int) (*tval
 	}
 	return v, nil
 }
+
+// tableKeys are the keys of a table value in document order (none for another kind).
+func (v *tval) tableKeys() []string {
+	if v == nil || v.table == nil {
+		return nil
+	}
+	return v.table.keys
+}

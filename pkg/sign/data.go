@@ -92,17 +92,25 @@ type AdditionalInfo struct {
 	PathHash   string
 	FileSize   int64
 	ExpireTime int64 // Unix seconds; the real lifetime of the link
+	// User and Groups are the signed-in visitor the landing vouches for (issue #17); "" is
+	// anonymous, and then Groups is not written. The proxy believes an identity only from here.
+	User   string
+	Groups []string
 }
 
-// Encode returns unpadded standard base64 of {"pathHash":..,"filesize":..,"expireTime":..}.
+// Encode returns unpadded standard base64 of {"pathHash":..,"filesize":..,"expireTime":..},
+// followed by ,"user":..,"groups":[..] only when User is set: a link without identity is
+// byte for byte the Workers'. CheckIdentity first: a name it refuses is encoded as given, and
+// the proxy refuses such a link (additionalInfo invalid).
 func (a AdditionalInfo) Encode() string {
-	b := make([]byte, 0, 128)
+	b := make([]byte, 0, 128+len(a.User)+16*len(a.Groups))
 	b = append(b, `{"pathHash":`...)
 	b = AppendJSString(b, a.PathHash)
 	b = append(b, `,"filesize":`...)
 	b = strconv.AppendInt(b, a.FileSize, 10)
 	b = append(b, `,"expireTime":`...)
 	b = strconv.AppendInt(b, a.ExpireTime, 10)
+	b = appendIdentity(b, a.User, a.Groups)
 	b = append(b, '}')
 	return base64.RawStdEncoding.EncodeToString(b)
 }
@@ -141,11 +149,24 @@ func DecodeAdditionalInfo(s string) (AdditionalInfo, error) {
 		PathHash   *string  `json:"pathHash"`
 		FileSize   *float64 `json:"filesize"`
 		ExpireTime *float64 `json:"expireTime"`
+		User       *string  `json:"user"`
+		Groups     []string `json:"groups"`
 	}
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return AdditionalInfo{}, ErrAdditionalInvalid
 	}
 	var a AdditionalInfo
+	if v.User != nil && *v.User != "" {
+		a.User, a.Groups = *v.User, v.Groups
+		if len(a.Groups) == 0 {
+			a.Groups = nil
+		}
+	} else if v.User != nil || v.Groups != nil {
+		return AdditionalInfo{}, ErrAdditionalInvalid // groups without a user, or an empty user
+	}
+	if a.CheckIdentity() != nil {
+		return AdditionalInfo{}, ErrAdditionalInvalid
+	}
 	if v.PathHash != nil {
 		a.PathHash = *v.PathHash
 	}
@@ -216,8 +237,16 @@ func parseCanonicalInfo(raw []byte) (AdditionalInfo, bool) {
 		return a, false
 	}
 	exp, rest, ok := cutUint(rest)
-	if !ok || len(rest) != 1 || rest[0] != '}' {
+	if !ok {
 		return a, false
+	}
+	if len(rest) != 1 {
+		if rest, ok = cutIdentity(rest, &a); !ok || a.CheckIdentity() != nil {
+			return AdditionalInfo{}, false
+		}
+	}
+	if len(rest) != 1 || rest[0] != '}' {
+		return AdditionalInfo{}, false
 	}
 	a.PathHash, a.FileSize, a.ExpireTime = string(hash), size, exp
 	return a, true
