@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alist-edge/alist-edge/pkg/policy"
 	"github.com/caarlos0/env/v11"
 )
 
@@ -26,34 +27,18 @@ func (s *ByteSize) UnmarshalText(b []byte) error {
 	return err
 }
 
-var sizeUnits = map[string]float64{
-	"": 1, "b": 1,
-	"k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10,
-	"m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20,
-	"g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30,
-	"t": 1 << 40, "tb": 1 << 40, "tib": 1 << 40,
-	"p": 1 << 50, "pb": 1 << 50, "pib": 1 << 50,
-}
+const sizeAccepted = policy.SizeAccepted
 
-const sizeAccepted = "a size such as 1024, 500MB, 1.5TB or 10GiB (1024-based)"
-
-// ParseSize reads "500MB"-style sizes; an empty string is 0.
+// ParseSize reads "500MB"-style sizes (policy.ParseSize); an empty string is 0.
 func ParseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
+	if strings.TrimSpace(s) == "" {
 		return 0, nil
 	}
-	i := 0
-	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
-		i++
-	}
-	num, unit := s[:i], strings.ToLower(strings.TrimSpace(s[i:]))
-	f, err := strconv.ParseFloat(num, 64)
-	mult, ok := sizeUnits[unit]
-	if err != nil || !ok || f < 0 || math.IsInf(f*mult, 0) || f*mult > math.MaxInt64 {
+	n, err := policy.ParseSize(s)
+	if err != nil {
 		return 0, fmt.Errorf("not a size; accepted: %s", sizeAccepted)
 	}
-	return int64(f * mult), nil
+	return n, nil
 }
 
 const durationAccepted = "a duration such as 30s, 10m, 24h, 1d or 1h30m (a bare number is seconds)"

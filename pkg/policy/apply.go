@@ -4,7 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"math"
-	"unicode/utf8"
+
+	"github.com/alist-edge/alist-edge/pkg/sign"
 )
 
 // Identity limits (issue #17): a user-scoped quota gives each signed-in user a counter whose
@@ -12,26 +13,16 @@ import (
 // quota gives each group one pool its members share. Both need an identity: an anonymous
 // request under either gets no allowance and is refused, never served uncapped.
 
-// Name limits of identities, here and in the signed link (pkg/sign checks the same).
+// Name limits of identities are the signed link's (pkg/sign): a name the policy accepts is a
+// name a link can carry.
 const (
-	MaxUserLen  = 128 // bytes of a user name
-	MaxGroupLen = 64  // bytes of a group name
-	MaxGroups   = 32  // groups of one user
+	MaxUserLen  = sign.MaxUserLen
+	MaxGroupLen = sign.MaxGroupLen
+	MaxGroups   = sign.MaxGroups
 )
 
-// ValidName reports whether s can be a user (max MaxUserLen) or group (MaxGroupLen) name:
-// non-empty UTF-8 without control characters, so it prints safely in logs and the admin CLI.
-func ValidName(s string, maxLen int) bool {
-	if s == "" || len(s) > maxLen || !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
-			return false
-		}
-	}
-	return true
-}
+// ValidName reports whether s can be a user (max MaxUserLen) or group (MaxGroupLen) name.
+func ValidName(s string, maxLen int) bool { return sign.ValidName(s, maxLen) }
 
 // Subject is who and what one request is for.
 type Subject struct {

@@ -160,14 +160,14 @@ func buildSize(p map[string][]string) (matcher, error) {
 	}
 	m := &sizeMatcher{min: 0, max: -1}
 	if v := p["min"]; len(v) > 0 {
-		n, err := parseSize(v[0])
+		n, err := ParseSize(v[0])
 		if err != nil {
 			return nil, fmt.Errorf("min: %v", err)
 		}
 		m.min = n
 	}
 	if v := p["max"]; len(v) > 0 {
-		n, err := parseSize(v[0])
+		n, err := ParseSize(v[0])
 		if err != nil {
 			return nil, fmt.Errorf("max: %v", err)
 		}

@@ -87,7 +87,7 @@ func (r *reader) size(v *tval, what string) (int64, bool) {
 	case v.kind == tInt && v.num > 0:
 		return v.num, true
 	case v.kind == tString:
-		n, err := parseSize(v.str)
+		n, err := ParseSize(v.str)
 		if err != nil || n <= 0 {
 			r.errf(v.line, "%s: %q is not a positive size (accepted: %s)", what, v.str, sizeAccepted)
 			return 0, false

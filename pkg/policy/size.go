@@ -7,9 +7,8 @@ import (
 	"strings"
 )
 
-// Sizes are written as in the environment (internal/config ParseSize: 1024-based units,
-// case-insensitive). The parse is copied rather than imported so that pkg/policy stays a
-// leaf package that internal/config can import.
+// Sizes are written as in the environment: 1024-based units, case-insensitive. This is the one
+// parser of sizes; internal/config's ParseSize reads the environment's with it.
 
 var sizeUnits = map[string]float64{
 	"": 1, "b": 1,
@@ -20,9 +19,13 @@ var sizeUnits = map[string]float64{
 	"p": 1 << 50, "pb": 1 << 50, "pib": 1 << 50,
 }
 
-const sizeAccepted = "a size such as 1024, 500MB, 1.5TB or 10GiB (1024-based)"
+// SizeAccepted says what a size may look like, for error messages.
+const SizeAccepted = "a size such as 1024, 500MB, 1.5TB or 10GiB (1024-based)"
 
-func parseSize(s string) (int64, error) {
+const sizeAccepted = SizeAccepted
+
+// ParseSize reads a size such as "500MB" (see SizeAccepted).
+func ParseSize(s string) (int64, error) {
 	s = strings.TrimSpace(s)
 	i := 0
 	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {

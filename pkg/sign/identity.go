@@ -27,18 +27,20 @@ func (a AdditionalInfo) CheckIdentity() error {
 		}
 		return nil
 	}
-	if !validName(a.User, MaxUserLen) || len(a.Groups) > MaxGroups {
+	if !ValidName(a.User, MaxUserLen) || len(a.Groups) > MaxGroups {
 		return ErrIdentity
 	}
 	for _, g := range a.Groups {
-		if !validName(g, MaxGroupLen) {
+		if !ValidName(g, MaxGroupLen) {
 			return ErrIdentity
 		}
 	}
 	return nil
 }
 
-func validName(s string, maxLen int) bool {
+// ValidName reports whether s can be a user (max MaxUserLen) or group (MaxGroupLen) name:
+// non-empty UTF-8 without control characters, so it prints safely in logs and the admin CLI.
+func ValidName(s string, maxLen int) bool {
 	if s == "" || len(s) > maxLen || !utf8.ValidString(s) {
 		return false
 	}
