@@ -76,28 +76,6 @@ func (b *revokeBody) revocation(now time.Time) (Revocation, error) {
 	return rev, nil
 }
 
-func (a *api) revocations(w http.ResponseWriter, r *http.Request) {
-	if _, err := query(r.URL, nil); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if a.o.Store == nil {
-		writeError(w, http.StatusNotImplemented, "no store configured")
-		return
-	}
-	rs, err := a.o.Store.Revocations(r.Context(), a.o.Now())
-	if err != nil {
-		a.fail(w, r, "revocations", err)
-		return
-	}
-	if rs == nil {
-		rs = []Revocation{}
-	}
-	writeJSON(w, http.StatusOK, struct {
-		Revocations []Revocation `json:"revocations"`
-	}{rs})
-}
-
 func (a *api) unrevoke(w http.ResponseWriter, r *http.Request) {
 	q, err := query(r.URL, nil, "path", "prefix")
 	var p string

@@ -40,9 +40,9 @@ func Handler(o Options) http.Handler {
 	r.Get("/usage", a.getUsage)
 	r.Put("/usage", a.setUsage)
 	r.Delete("/usage", a.resetUsage)
-	r.Get("/blocks", a.blocks)
+	r.Get("/blocks", listed(a, "blocks", "blocks", Store.Blocks))
 	r.Delete("/blocks", a.unblock)
-	r.Get("/revocations", a.revocations)
+	r.Get("/revocations", listed(a, "revocations", "revocations", Store.Revocations))
 	r.Post("/revocations", a.revoke)
 	r.Delete("/revocations", a.unrevoke)
 	r.Get("/sessions", a.sessions)
@@ -143,26 +143,27 @@ func decodeBody(r *http.Request, v any) error {
 	return nil
 }
 
-func (a *api) blocks(w http.ResponseWriter, r *http.Request) {
-	if _, err := query(r.URL, nil); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
+// listed answers a GET that takes no parameter with the store's list under key ({"blocks": [...]}).
+func listed[T any](a *api, op, key string, fetch func(s Store, ctx context.Context, now time.Time) ([]T, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if _, err := query(r.URL, nil); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		if a.o.Store == nil {
+			writeError(w, http.StatusNotImplemented, "no store configured")
+			return
+		}
+		list, err := fetch(a.o.Store, r.Context(), a.o.Now())
+		if err != nil {
+			a.fail(w, r, op, err)
+			return
+		}
+		if list == nil {
+			list = []T{}
+		}
+		writeJSON(w, http.StatusOK, map[string][]T{key: list})
 	}
-	if a.o.Store == nil {
-		writeError(w, http.StatusNotImplemented, "no store configured")
-		return
-	}
-	bs, err := a.o.Store.Blocks(r.Context(), a.o.Now())
-	if err != nil {
-		a.fail(w, r, "blocks", err)
-		return
-	}
-	if bs == nil {
-		bs = []Block{}
-	}
-	writeJSON(w, http.StatusOK, struct {
-		Blocks []Block `json:"blocks"`
-	}{bs})
 }
 
 var scopes = []string{"proxy", "landing", "upload"}
