@@ -31,11 +31,11 @@ type IdentityDeps struct {
 // Session is a login as the database keeps it: field for field quota.Session, so one converts
 // into the other.
 type Session struct {
-	ID, User        string
-	Groups          []string
-	Source, Subnet  string
+	ID, User         string
+	Groups           []string
+	Source, Subnet   string
 	Created, Expires time.Time
-	Ended           time.Time
+	Ended            time.Time
 }
 
 // SessionStore is what the landing needs of the database's sessions.
