@@ -188,3 +188,29 @@ func TestLoginNeedsSessions(t *testing.T) {
 	must(t, err)
 	_ = svc.Close()
 }
+
+// TestActiveSessionCache: a replica asks the database whether a session ended at most once
+// per activeTTL, so a page with a session costs no database read; logout forgets at once.
+func TestActiveSessionCache(t *testing.T) {
+	e, w := newLoginEnv(t, nil)
+	link := e.link(publicFile)
+	c := e.loginForm("alice", alicePassword, e.link(privateFile), testIP, nil).sessionCookie()
+	asked := func() int {
+		w.sessions.mu.Lock()
+		defer w.sessions.mu.Unlock()
+		return w.sessions.asked
+	}
+	for range 3 {
+		if r := e.browseWith(link, c); r.status != 200 || !strings.Contains(r.body, "Signed in as alice") {
+			t.Fatalf("%d", r.status)
+		}
+	}
+	if n := asked(); n != 1 {
+		t.Fatalf("%d database reads for 3 views within %s", n, activeTTL)
+	}
+	e.clock.Add(activeTTL + time.Second)
+	e.browseWith(link, c)
+	if n := asked(); n != 2 {
+		t.Fatalf("%d database reads after %s", n, activeTTL)
+	}
+}

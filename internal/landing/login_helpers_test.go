@@ -23,10 +23,9 @@ import (
 // memSessions is the test double of the database's sessions (pkg/quota's come with issue
 // #17's store part): a map under a mutex.
 type memSessions struct {
-	mu     sync.Mutex
-	byID   map[string]Session
-	asked  int // SessionActive calls
-	failOn bool
+	mu    sync.Mutex
+	byID  map[string]Session
+	asked int // SessionActive calls
 }
 
 func newMemSessions() *memSessions { return &memSessions{byID: map[string]Session{}} }
