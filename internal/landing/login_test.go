@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/alist-edge/alist-edge/internal/identity"
+	"github.com/alist-edge/alist-edge/internal/logx"
 	"github.com/alist-edge/alist-edge/internal/webpage"
 )
 
@@ -127,6 +128,9 @@ func TestLoginRoutes(t *testing.T) {
 	// The wrong password's access line is the one fail2ban counts, like a bad signature.
 	if !strings.Contains(e.logs.String(), `"status":401,`) || !strings.Contains(e.logs.String(), `"reason":"password mismatch"`) {
 		t.Errorf("no fail2ban line for the wrong password:\n%s", e.logs.String())
+	}
+	if !(logx.AccessRecord{Status: 401, Reason: "password mismatch"}).Denied() {
+		t.Error("fail2ban's rule (logx.Denied) does not count a wrong password")
 	}
 	if strings.Contains(e.logs.String(), `"reason":"origin"`) {
 		t.Error("a cross-origin form was logged as a denial (fail2ban would ban its victim)")
