@@ -4,6 +4,7 @@
 //	landing [-check-config] [-env-file FILE]   serve; SIGHUP reloads signing keys and path policy
 //	landing [-env-file FILE] migrate           apply database migrations and exit
 //	landing [-env-file FILE] sign [-base URL] [-expire T] /path   print a signed landing URL
+//	landing [-env-file FILE] user add NAME [--group G]...       add a user to USERS_FILE (password on stdin)
 //
 // Settings come from the environment, with the KEY=VALUE lines of -env-file (default
 // $ENV_FILE) over it, the same rules as cmd/proxy. SIGHUP re-reads both and swaps the signing
@@ -28,7 +29,7 @@ var command = runner.Command[*config.Landing]{
 	New: func(cfg *config.Landing, d runner.Deps) (runner.Service, error) {
 		return landing.New(landing.Options{Config: cfg, Logger: d.Logger, Metrics: d.Metrics, Store: d.Store, Environ: d.Environ})
 	},
-	Subcommands: map[string]func([]string, func() (map[string]string, error), io.Writer, io.Writer) int{"sign": signCmd},
+	Subcommands: map[string]func([]string, func() (map[string]string, error), io.Writer, io.Writer) int{"sign": signCmd, "user": userCmd},
 }
 
 func run(args []string, stdout, stderr io.Writer) int { return command.Main(args, stdout, stderr) }

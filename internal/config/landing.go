@@ -37,6 +37,9 @@ type Landing struct {
 	TurnstileSecretKey string `env:"TURNSTILE_SECRET_KEY"`
 	TurnstileVerifyURL string `env:"TURNSTILE_VERIFY_URL" envDefault:"https://challenges.cloudflare.com/turnstile/v0/siteverify"`
 
+	// LandingIdentity: users file, forward auth, AList accounts, sessions (landing_identity.go).
+	LandingIdentity
+
 	// Parsed is what the settings parse into at load time (keys, policy, workers, ...).
 	Parsed LandingDerived `env:"-"`
 }
@@ -45,6 +48,7 @@ type Landing struct {
 type LandingDerived struct {
 	Derived
 	Workers []string // WORKER_ADDRESS_DOWNLOAD entries, normalised
+	IdentityDerived
 }
 
 // LoadLanding reads and validates the landing's configuration.
@@ -94,6 +98,7 @@ func LoadLanding(environ map[string]string) (*Landing, error) {
 			p.Addf("TURNSTILE_VERIFY_URL=%q; accepted: an http(s) URL (default Cloudflare's siteverify)", c.TurnstileVerifyURL)
 		}
 	}
+	c.Parsed.IdentityDerived = c.validateIdentity(&p)
 	if c.AlistTimeout <= 0 {
 		p.Addf("ALIST_TIMEOUT must be positive; accepted: %s", durationAccepted)
 	}

@@ -32,6 +32,8 @@ type target struct {
 	sign     string
 	expire   int64 // of the incoming sign; every derived signature reuses it
 	action   policy.Action
+	limits   []*policy.Limit // of the deciding rule: the usage lines
+	who      *visitor        // nil: anonymous
 	sec      *secrets
 }
 
@@ -53,14 +55,25 @@ func (s *Service) gate(rc *reqCtx, r *http.Request, rawPath, signValue string) (
 		return nil, errPath
 	}
 	sec := s.sec.Load()
+	who, err := s.identify(r, sec.id)
+	if err != nil {
+		return nil, err
+	}
 	// The same policy as the proxy's, in the landing's action names. The landing has no signed
 	// size (the link it checks is AList's): size matchers see an unknown size and never match
 	// here. Quotas and rates are the proxy's.
 	pr := policy.Request{Path: served, Addr: rc.Client.Addr.Unmap(), Time: s.now(), Size: -1, Method: r.Method, Host: httpx.HostOnly(r.Host)}
+	if who != nil {
+		pr.User, pr.Groups = who.id.User, who.id.Groups
+	}
 	pd := sec.pol.Decide(&pr)
 	s.m.CountPolicy(sec.pol, &pd)
 	action := pd.Action
-	if action.Has(policy.Block) {
+	// An anonymous visitor the policy refuses may be one who has not signed in yet: with a
+	// login source and user or group rules, a valid link gets the sign-in form (file), never a
+	// forged one.
+	login := action.Has(policy.Block) && who == nil && sec.id.loginEnabled() && sec.id.usesID
+	if action.Has(policy.Block) && !login {
 		return nil, errDenied
 	}
 	expire, err := sec.kr.Verify(&sign.LandingMessages, signValue, decoded, s.now().Unix())
@@ -70,9 +83,17 @@ func (s *Service) gate(rc *reqCtx, r *http.Request, rawPath, signValue string) (
 		}
 		return nil, &httpx.Error{Status: http.StatusUnauthorized, Message: err.Error(), Reason: "signature"}
 	}
-	return &target{encoded: encoded, decoded: decoded, served: served, pathHash: sign.PathHash(decoded), sign: signValue,
-		expire: expire, action: action, sec: sec}, nil
+	t := &target{encoded: encoded, decoded: decoded, served: served, pathHash: sign.PathHash(decoded), sign: signValue,
+		expire: expire, action: action, limits: pd.Limits, who: who, sec: sec}
+	if login {
+		return t, errLoginRequired
+	}
+	return t, nil
 }
+
+// errLoginRequired is a policy refusal that signing in may lift: a browser gets the sign-in
+// form, any other client the policy's 403.
+var errLoginRequired = &httpx.Error{Status: errDenied.Status, Message: errDenied.Message, Reason: errDenied.Reason}
 
 // originKind says how the origin cleans paths (sign.ServedPath).
 func (s *Service) originKind() sign.OriginKind {
@@ -98,14 +119,18 @@ func (s *Service) botChecks(a policy.Action) (pow, turn bool) {
 // file serves GET|HEAD /<path>?sign=: a 302 straight to a proxy, or the page.
 func (s *Service) file(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	t, err := s.gate(rc, r, sign.RawPath(r.RequestURI), r.URL.Query().Get("sign"))
-	if err != nil {
-		return err
-	}
-	pow, turn := s.botChecks(t.action)
 	// A client that does not ask for HTML (a download manager, curl) would save the page as the
 	// file: it gets the 302 when no bot check is due (even under pass-web: the page would only
 	// carry the same link), else a JSON 403 naming the check it cannot pass.
 	page := webpage.AcceptsHTML(r)
+	if err == errLoginRequired && page && r.Method == http.MethodGet {
+		rc.Denied, rc.Reason = true, "login_required"
+		return s.renderLogin(w, r, t.decoded, r.RequestURI, "", "", http.StatusUnauthorized)
+	}
+	if err != nil {
+		return err
+	}
+	pow, turn := s.botChecks(t.action)
 	if !page && (pow || turn) {
 		return botCheckRequired(pow, turn)
 	}
@@ -121,6 +146,9 @@ func (s *Service) file(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		return nil
 	}
 	pd := s.newPage(r, t)
+	if t.who != nil {
+		s.addIdentity(r, rc, pd, t)
+	}
 	if !pow && !turn {
 		// No bot check: the link is in the page itself, so it works without JavaScript.
 		iss, err := s.issue(r.Context(), rc, t)
@@ -286,6 +314,9 @@ func (s *Service) issue(ctx context.Context, rc *reqCtx, t *target) (issued, err
 	if s.cfg.IfAppendAdditional {
 		life := sign.LinkLifetime(size, int64(s.cfg.MinDurationTime/time.Second), s.cfg.MinBandwidthMbps)
 		info = &sign.AdditionalInfo{PathHash: t.pathHash, FileSize: size, ExpireTime: now.Unix() + life}
+		if t.who != nil {
+			s.deps.WithIdentity(info, t.who.id.User, t.who.id.Groups)
+		}
 	}
 	p := t.sec.kr.BuildParams(t.decoded, w.addr, rc.Client.Text, t.expire, info)
 	return issued{url: sign.DownloadURL(w.origin, t.encoded, p), size: size}, nil

@@ -74,6 +74,7 @@ type envOpt struct {
 	random  func() float64
 	alist   *alisttest.Server
 	now     int64
+	ident   IdentityDeps // the identity wiring (login_helpers_test.go)
 }
 
 // baseEnv is the configuration every test starts from: the vectors' token and proxy, the
@@ -122,7 +123,7 @@ func newEnv(t *testing.T, vars map[string]string, o envOpt) *tenv {
 	}
 	e.metrics = metrics.New("landing")
 	svc, err := New(Options{Config: cfg, Logger: slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Metrics: e.metrics, Store: e.store, Now: e.clock.Now, Random: o.random})
+		Metrics: e.metrics, Store: e.store, Now: e.clock.Now, Random: o.random, Identity: o.ident})
 	if err != nil {
 		t.Fatal(err)
 	}

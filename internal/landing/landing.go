@@ -54,6 +54,9 @@ type Options struct {
 	// Environ supplies HTTPS_PROXY/HTTP_PROXY/ALL_PROXY/NO_PROXY for the default client, as for
 	// the proxy: from the environment and the env file.
 	Environ map[string]string
+	// Identity wires the parts of identities other packages provide (wiring.go); zero fields
+	// take the defaults.
+	Identity IdentityDeps
 }
 
 // secrets is everything SIGHUP may replace; swapped as one pointer so a request never sees a
@@ -62,6 +65,7 @@ type secrets struct {
 	kr      *sign.Keyring
 	pol     *policy.Engine
 	pageKey []byte // HMAC key of the proof-of-work challenges
+	id      *identityState
 }
 
 type worker struct {
@@ -82,6 +86,12 @@ type Service struct {
 	workers   []worker
 	sec       atomic.Pointer[secrets]
 	pipe      *pipeline.Pipeline
+	hc        *http.Client
+
+	deps      IdentityDeps
+	sessStore SessionStore // nil: the store has no sessions (no login source may be set)
+	usage     UsageReader  // nil: no usage lines
+	active    activeCache
 }
 
 // New builds the service from a validated configuration.
@@ -90,7 +100,7 @@ func New(o Options) (*Service, error) {
 		return nil, errors.New("landing: no configuration")
 	}
 	cfg := o.Config
-	s := &Service{cfg: cfg, log: o.Logger, m: o.Metrics, store: o.Store, now: o.Now, random: o.Random}
+	s := &Service{cfg: cfg, log: o.Logger, m: o.Metrics, store: o.Store, now: o.Now, random: o.Random, deps: o.Identity.resolve()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -137,7 +147,19 @@ func New(o Options) (*Service, error) {
 	if cfg.TurnstileSiteKey != "" && cfg.TurnstileSecretKey != "" {
 		s.turnstile = &turnstileVerifier{url: cfg.TurnstileVerifyURL, secret: cfg.TurnstileSecretKey, client: hc}
 	}
-	s.sec.Store(newSecrets(cfg))
+	s.hc = hc
+	if s.store != nil {
+		if ss, ok := s.deps.Sessions(s.store); ok {
+			s.sessStore = ss
+		}
+		if u, ok := s.deps.Usage(s.store); ok {
+			s.usage = u
+		}
+	}
+	if err := s.checkLogin(cfg); err != nil {
+		return nil, err
+	}
+	s.sec.Store(s.newSecrets(cfg))
 	s.pipe = (&pipeline.Pipeline{Log: s.log, Metrics: s.m, Handle: s.handle,
 		Client: func(r *http.Request) (clientip.Client, int, int) {
 			return cfg.Parsed.ClientIP.Extract(r), cfg.IPv4Suffix, cfg.IPv6Suffix
@@ -153,21 +175,37 @@ func New(o Options) (*Service, error) {
 // JSON, so no signature this service hands out can ever equal the derived key.
 const pageSecretLabel = "alist-edge:page-secret"
 
-func newSecrets(cfg *config.Landing) *secrets {
+func (s *Service) newSecrets(cfg *config.Landing) *secrets {
 	sec := &secrets{kr: cfg.Parsed.Keyring, pol: cfg.Parsed.Policy}
 	if cfg.PageSecret != "" {
 		sec.pageKey = []byte(cfg.PageSecret)
 	} else {
 		sec.pageKey = []byte(cfg.Parsed.Keyring.Sign(pageSecretLabel, 0))
 	}
+	usesID := docUsesIdentity(cfg.Parsed.PolicyDoc)
+	if s.deps.UsesIdentity != nil {
+		usesID = s.deps.UsesIdentity(sec.pol)
+	}
+	sec.id = newIdentityState(cfg, sec.pageKey, usesID, s.hc)
 	return sec
 }
 
-// liveVars are the settings a reload applies: the signing keys, the path policy and the page
-// key. Any other change is returned by Reload as needing a restart.
+// checkLogin refuses a login source without server-side sessions: a session could then never
+// be ended (logout, an admin's "end session").
+func (s *Service) checkLogin(cfg *config.Landing) error {
+	if cfg.LoginConfigured() && s.sessStore == nil {
+		return errors.New("landing: USERS_FILE or ALIST_LOGIN needs server-side sessions, which this database does not offer (run `landing migrate` with a release that has them)")
+	}
+	return nil
+}
+
+// liveVars are the settings a reload applies: the signing keys, the path policy, the page
+// key and the identity settings (the users file is re-read). Any other change is returned by
+// Reload as needing a restart.
 var liveVars = map[string]bool{"SIGN_SECRET": true, "PAGE_SECRET": true,
 	"BLACKLIST_PREFIX": true, "BLACKLIST_ACTION": true, "WHITELIST_PREFIX": true, "WHITELIST_ACTION": true,
-	"EXCEPT_PREFIX": true, "EXCEPT_ACTION": true}
+	"EXCEPT_PREFIX": true, "EXCEPT_ACTION": true,
+	"USERS_FILE": true, "AUTH_HEADER": true, "ALIST_LOGIN": true, "ALIST_GROUPS": true, "SESSION_TTL": true, "LOGIN_ATTEMPTS": true}
 
 // Reload re-reads the configuration from environ and swaps the signing keys, the path policy
 // and the page key atomically (SIGHUP). A configuration that does not validate is refused and
@@ -177,7 +215,10 @@ func (s *Service) Reload(environ map[string]string) (needRestart []string, err e
 	if err != nil {
 		return nil, err
 	}
-	s.sec.Store(newSecrets(cfg))
+	if err := s.checkLogin(cfg); err != nil {
+		return nil, err
+	}
+	s.sec.Store(s.newSecrets(cfg))
 	for _, name := range config.ChangedVars(s.cfg, cfg) {
 		if !liveVars[name] {
 			needRestart = append(needRestart, name)
@@ -227,7 +268,8 @@ func (s *Service) handle(rc *reqCtx, r *http.Request) error {
 	case errors.As(err, &e):
 		// The landing's own refusals are denials; AList's answers (relayed) and a missing file
 		// are not, so nobody is banned for them.
-		if e.Status < 500 && !strings.HasPrefix(e.Reason, "alist") && e.Reason != "not_found" {
+		// A cross-origin form is not the visitor's doing either: any site can make a browser send one.
+		if e.Status < 500 && !strings.HasPrefix(e.Reason, "alist") && e.Reason != "not_found" && e.Reason != "origin" {
 			rc.Denied = true
 		}
 		if e.Reason == "signature" {
@@ -244,7 +286,11 @@ func (s *Service) route(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 		httpx.Preflight(w, r)
 		return nil
 	}
-	if sign.RemoveDotSegments(sign.RawPath(r.RequestURI)) == "/info" {
+	p := sign.RemoveDotSegments(sign.RawPath(r.RequestURI))
+	if h, ok := s.identityRoute(r, p); ok {
+		return h(w, r, rc)
+	}
+	if p == "/info" {
 		rc.JSONOnly = true // an API: errors are JSON, never the page
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodPost:
@@ -261,6 +307,23 @@ func (s *Service) route(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 	}
 	w.Header().Set("Allow", "GET, HEAD, OPTIONS")
 	return errMethod
+}
+
+// identityRoute picks the login routes: POST /login and /logout when a login source is set,
+// GET /me without a sign when any identity source is. A file may still be called /me: its link
+// carries a sign, and no file is ever POSTed.
+func (s *Service) identityRoute(r *http.Request, p string) (func(http.ResponseWriter, *http.Request, *reqCtx) error, bool) {
+	st := s.sec.Load().id
+	switch {
+	case r.Method == http.MethodPost && p == "/login" && st.loginEnabled():
+		return s.login, true
+	case r.Method == http.MethodPost && p == "/logout" && st.loginEnabled():
+		return s.logout, true
+	case (r.Method == http.MethodGet || r.Method == http.MethodHead) && p == "/me" && !r.URL.Query().Has("sign") &&
+		(st.loginEnabled() || st.forward != nil):
+		return s.me, true
+	}
+	return nil, false
 }
 
 // pickWorker is floor(random × n), clamped, as the original indexed its list.

@@ -59,8 +59,40 @@ type Data struct {
 	URL       string
 	State     string
 	Error     *Error
-	CSS       template.CSS
-	Script    template.JS
+	// Login shows the sign-in form instead of the download (the policy wants an identity).
+	Login *Login
+	// Who is the signed-in visitor, shown with a log-out button; nil for anonymous.
+	Who *Who
+	// Usage are the visitor's quota lines ("members: 3.20 GB of 10.0 GB used today, …").
+	Usage  []string
+	CSS    template.CSS
+	Script template.JS
+}
+
+// Login is the sign-in form: where to go back to after it, the name to fill in again and the
+// message of a failed attempt.
+type Login struct {
+	Back, Name, Error string
+}
+
+// Who is the signed-in line: its text ("Signed in as alice (members)") and where the log-out
+// form goes back to.
+type Who struct {
+	Text, Back string
+}
+
+// Forms reports a page that posts to its own origin (sign in, log out): its CSP allows
+// form-action 'self', and its referrer policy is same-origin so that the browser sends the
+// Origin the landing checks. Other pages keep no-referrer and form-action 'none'.
+func (d *Data) Forms() bool { return d.Login != nil || d.Who != nil }
+
+// ReferrerPolicy is the page's referrer policy (see Forms). same-origin still sends nothing to
+// the download proxy, another origin.
+func (d *Data) ReferrerPolicy() string {
+	if d.Forms() {
+		return "same-origin"
+	}
+	return "no-referrer"
 }
 
 // errorPage is the page in its error state: no script, no checks.
@@ -84,7 +116,12 @@ func Write(w http.ResponseWriter, d *Data, page any, status int, turnstile bool)
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", ContentSecurityPolicy(d.Nonce, turnstile))
+	csp := ContentSecurityPolicy(d.Nonce, turnstile)
+	if d.Forms() {
+		csp = strings.Replace(csp, "form-action 'none'", "form-action 'self'", 1)
+	}
+	h.Set("Content-Security-Policy", csp)
+	h.Set("Referrer-Policy", d.ReferrerPolicy())
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Content-Language", d.Lang)
 	h.Add("Vary", "Accept-Language")
