@@ -31,6 +31,9 @@ type Common struct {
 	WhitelistAction string `env:"WHITELIST_ACTION"`
 	ExceptPrefix    string `env:"EXCEPT_PREFIX"`
 	ExceptAction    string `env:"EXCEPT_ACTION"`
+	// ADMIN_TOKEN guards the admin API (docs/admin.md): a bearer token; without one the API
+	// answers only on a loopback or unix-socket ADMIN_ADDR.
+	AdminToken string `env:"ADMIN_TOKEN"`
 	// POLICY_FILE: a TOML policy (docs/policy.md): rules over named matchers, quotas and rates.
 	// Its rules follow the ones the *_PREFIX/*_ACTION lists compile into; re-read on SIGHUP.
 	PolicyFile string `env:"POLICY_FILE"`
@@ -115,6 +118,7 @@ func (c *Common) validate(p *Problems, own, other vocabulary) Derived {
 	}
 	checkPlaceholder(p, "TOKEN", c.Token, false, "set AList's admin token (AList: Settings → Other → Token)")
 	checkPlaceholder(p, "SIGN_SECRET", c.SignSecret, true, "leave it unset to sign with TOKEN (AList's own links verify only with AList's key, its token), or set your own random key (openssl rand -hex 32)")
+	checkPlaceholder(p, "ADMIN_TOKEN", c.AdminToken, false, "set a random token (openssl rand -hex 32), or leave it empty to serve the admin API on a loopback ADMIN_ADDR only")
 	checkPlaceholder(p, "VERIFY_SECRET", c.VerifySecret, true, "set the value your AList's front end expects in the VERIFY_HEADER header")
 	kr, err := sign.NewKeyring(c.SignSecret, c.Token)
 	if err != nil {

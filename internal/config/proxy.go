@@ -17,9 +17,6 @@ type Proxy struct {
 
 	ListenAddr string `env:"LISTEN_ADDR" envDefault:":8080"`
 	AdminAddr  string `env:"ADMIN_ADDR" envDefault:"127.0.0.1:9090"`
-	// ADMIN_TOKEN guards the admin API (docs/admin.md): a bearer token; without one the API
-	// answers only on a loopback or unix-socket ADMIN_ADDR.
-	AdminToken string `env:"ADMIN_TOKEN"`
 	IPv4Only   bool   `env:"IPV4_ONLY" envDefault:"true"`
 	// WORKER_ADDRESS is this proxy's public origin as the landing writes it into workerSign.
 	WorkerAddress string `env:"WORKER_ADDRESS"`
@@ -86,7 +83,6 @@ func LoadProxy(environ map[string]string) (*Proxy, error) {
 	c.Parsed.Derived = c.Common.validate(&p, proxyVocab, landingVocab)
 	c.Parsed.WorkerAddr = sign.WorkerAddr(c.WorkerAddress)
 	c.Parsed.TotalLimitText = strings.TrimSpace(environ["IPSUBNET_BANDWIDTH_LIMIT"])
-	checkPlaceholder(&p, "ADMIN_TOKEN", c.AdminToken, false, "set a random token (openssl rand -hex 32), or leave it empty to serve the admin API on a loopback ADMIN_ADDR only")
 	if c.WorkerCheck && c.Parsed.WorkerAddr == "" {
 		p.Addf("WORKER_ADDRESS is required while WORKER_CHECK is on: this proxy's public origin, e.g. https://dl.example.com")
 	}
