@@ -67,7 +67,9 @@ func TestAdminSessions(t *testing.T) {
 		}
 		return out
 	}
-	sid := func(c *http.Cookie, user, groups string) string { return user + "/" + e.sessionID(c) + "/users-file/" + groups }
+	sid := func(c *http.Cookie, user, groups string) string {
+		return user + "/" + e.sessionID(c) + "/users-file/" + groups
+	}
 	if got, want := strings.Join(list(""), " "), strings.Join([]string{sid(alice1, "alice", "members"), sid(alice2, "alice", "members"), sid(bob, "bob", "guests")}, " "); got != want {
 		t.Fatalf("sessions:\n%s\nwant\n%s", got, want)
 	}
