@@ -52,14 +52,18 @@ func benchLanding(b *testing.B) (*Service, *http.Cookie) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = st.Close(context.Background()) })
-	w := newWiring()
-	svc, err := New(Options{Config: cfg, Store: st, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }, Identity: w.deps()})
+	svc, err := New(Options{Config: cfg, Store: st, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = svc.Close() })
 	value, sid := svc.sec.Load().id.sessions.Issue(identity.Identity{User: "alice", Groups: []string{"members"}, Source: identity.SourceUsersFile}, now)
-	if err := w.sessions.CreateSession(context.Background(), Session{ID: sid, User: "alice", Expires: now.Add(time.Hour)}); err != nil {
+	ss, ok := quota.SessionsOf(st)
+	if !ok {
+		b.Fatal("the store has no sessions")
+	}
+	if err := ss.CreateSession(context.Background(), quota.Session{ID: sid, User: "alice", Groups: []string{"members"}, Source: identity.SourceUsersFile,
+		Created: now, Expires: now.Add(time.Hour)}); err != nil {
 		b.Fatal(err)
 	}
 	return svc, &http.Cookie{Name: identity.CookieName, Value: value}

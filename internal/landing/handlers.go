@@ -2,6 +2,7 @@ package landing
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -315,7 +316,10 @@ func (s *Service) issue(ctx context.Context, rc *reqCtx, t *target) (issued, err
 		life := sign.LinkLifetime(size, int64(s.cfg.MinDurationTime/time.Second), s.cfg.MinBandwidthMbps)
 		info = &sign.AdditionalInfo{PathHash: t.pathHash, FileSize: size, ExpireTime: now.Unix() + life}
 		if t.who != nil {
-			s.deps.WithIdentity(info, t.who.id.User, t.who.id.Groups)
+			info.User, info.Groups = t.who.id.User, t.who.id.Groups
+			if err := info.CheckIdentity(); err != nil {
+				return issued{}, fmt.Errorf("landing: the identity of %s cannot go into a link: %w", t.who.id.Source, err)
+			}
 		}
 	}
 	p := t.sec.kr.BuildParams(t.decoded, w.addr, rc.Client.Text, t.expire, info)

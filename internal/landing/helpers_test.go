@@ -74,7 +74,7 @@ type envOpt struct {
 	random  func() float64
 	alist   *alisttest.Server
 	now     int64
-	ident   IdentityDeps // the identity wiring (login_helpers_test.go)
+	setup   func(*Service) // runs before the listener starts (wrap the service's parts)
 }
 
 // baseEnv is the configuration every test starts from: the vectors' token and proxy, the
@@ -123,9 +123,12 @@ func newEnv(t *testing.T, vars map[string]string, o envOpt) *tenv {
 	}
 	e.metrics = metrics.New("landing")
 	svc, err := New(Options{Config: cfg, Logger: slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Metrics: e.metrics, Store: e.store, Now: e.clock.Now, Random: o.random, Identity: o.ident})
+		Metrics: e.metrics, Store: e.store, Now: e.clock.Now, Random: o.random})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.setup != nil {
+		o.setup(svc)
 	}
 	e.svc = svc
 	t.Cleanup(func() { _ = svc.Close() })

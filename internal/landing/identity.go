@@ -14,6 +14,7 @@ import (
 	"github.com/alist-edge/alist-edge/internal/clientip"
 	"github.com/alist-edge/alist-edge/internal/config"
 	"github.com/alist-edge/alist-edge/internal/identity"
+	"github.com/alist-edge/alist-edge/pkg/quota"
 )
 
 // sessionKeyLabel derives the session cookies' key from the page key (PAGE_SECRET, or the one
@@ -145,7 +146,7 @@ type activeCache struct {
 	seen map[string]time.Time // sid → checked at
 }
 
-func (c *activeCache) check(ctx context.Context, store SessionStore, sid string, now time.Time) (bool, error) {
+func (c *activeCache) check(ctx context.Context, store quota.Sessions, sid string, now time.Time) (bool, error) {
 	c.mu.Lock()
 	at, ok := c.seen[sid]
 	c.mu.Unlock()
@@ -172,5 +173,11 @@ func (c *activeCache) check(ctx context.Context, store SessionStore, sid string,
 func (c *activeCache) forget(sid string) {
 	c.mu.Lock()
 	delete(c.seen, sid)
+	c.mu.Unlock()
+}
+
+func (c *activeCache) forgetAll() {
+	c.mu.Lock()
+	c.seen = nil
 	c.mu.Unlock()
 }

@@ -13,28 +13,30 @@ import (
 	"github.com/alist-edge/alist-edge/internal/alisttest"
 	"github.com/alist-edge/alist-edge/internal/config"
 	"github.com/alist-edge/alist-edge/internal/identity"
+	"github.com/alist-edge/alist-edge/internal/testpg"
+	"github.com/alist-edge/alist-edge/pkg/policy"
 	"github.com/alist-edge/alist-edge/pkg/quota"
 )
 
 // TestForwardAuth: the auth proxy's headers are believed from a trusted peer (no form, no
-// cookie) and ignored from any other, which gets the form like any anonymous visitor.
+// cookie, and the identity signed into the link) and ignored from any other, which gets the
+// form like any anonymous visitor, and an anonymous link on an open path.
 func TestForwardAuth(t *testing.T) {
-	e, w := newLoginEnv(t, map[string]string{"AUTH_HEADER": "authelia", "CLIENT_IP_HEADER": "", "TRUSTED_PROXIES": "10.0.0.0/8"})
-	link := e.link(privateFile)
+	e := newLoginEnv(t, map[string]string{"AUTH_HEADER": "authelia", "CLIENT_IP_HEADER": "", "TRUSTED_PROXIES": "10.0.0.0/8"})
 	for _, tc := range []struct {
-		name, peer, user, groups string
-		status                   int
-		want                     string
-		linkUser                 string
+		name, path, peer, user, groups string
+		status                         int
+		want                           string
+		linkUser, linkGroups           string // what the link's additionalInfo carries ("-": no link)
 	}{
-		{"trusted proxy, member", "10.0.0.5:4000", "dave", "members, staff", 200, "Signed in as dave (members, staff)", "dave"},
-		{"trusted proxy, not a member", "10.0.0.5:4000", "erin", "guests", 403, "access denied", ""},
-		{"untrusted peer sends the same headers", "203.0.113.50:4000", "dave", "members", 401, `action="/login"`, ""},
-		{"trusted proxy, no user header", "10.0.0.5:4000", "", "members", 401, `action="/login"`, ""},
+		{"trusted proxy, member", privateFile, "10.0.0.5:4000", "dave", "members, staff", 200, "Signed in as dave (members, staff)", "dave", "members,staff"},
+		{"trusted proxy, not a member", privateFile, "10.0.0.5:4000", "erin", "guests", 403, "access denied", "-", ""},
+		{"untrusted peer sends the same headers", privateFile, "203.0.113.50:4000", "dave", "members", 401, `action="/login"`, "-", ""},
+		{"trusted proxy, no user header", privateFile, "10.0.0.5:4000", "", "members", 401, `action="/login"`, "-", ""},
+		{"untrusted peer, open path: anonymous link", publicFile, "203.0.113.50:4000", "dave", "members", 200, `id="dl"`, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, before := w.lastLink()
-			r := httptestRequest("GET", "http://landing.example"+link, "")
+			r := httptestRequest("GET", "http://landing.example"+e.link(tc.path), "")
 			r.RemoteAddr = tc.peer
 			if tc.user != "" {
 				r.Header.Set("Remote-User", tc.user)
@@ -47,12 +49,17 @@ func TestForwardAuth(t *testing.T) {
 			if rec.Header().Get("Set-Cookie") != "" {
 				t.Error("forward auth set a cookie")
 			}
-			got, after := w.lastLink()
-			if tc.linkUser != "" && (after != before+1 || got.user != tc.linkUser) {
-				t.Fatalf("link identity %+v (%d calls)", got, after-before)
+			dl := pageLink(rec.Body.String())
+			if tc.linkUser == "-" {
+				if dl != "" {
+					t.Fatalf("a refused visitor got a link: %s", dl)
+				}
+				return
 			}
-			if tc.linkUser == "" && after != before {
-				t.Fatalf("an identity went into a link: %+v", got)
+			ip, _, _ := strings.Cut(tc.peer, ":")
+			info := e.proxyVerified(dl, tc.path, ip)
+			if info.User != tc.linkUser || strings.Join(info.Groups, ",") != tc.linkGroups {
+				t.Fatalf("the link carries %q %q, want %q %q", info.User, info.Groups, tc.linkUser, tc.linkGroups)
 			}
 		})
 	}
@@ -62,7 +69,7 @@ func TestForwardAuth(t *testing.T) {
 // with the counter keys the proxy counts under); /me answers the same as JSON, 401 anonymous;
 // the identity goes into the link, not for anonymous visitors.
 func TestUsageLineAndMe(t *testing.T) {
-	e, w := newLoginEnv(t, nil)
+	e := newLoginEnv(t, nil)
 	link := e.link(privateFile)
 	c := e.loginForm("alice", alicePassword, link, testIP, nil).sessionCookie()
 	if c == nil {
@@ -75,7 +82,7 @@ func TestUsageLineAndMe(t *testing.T) {
 	now := e.clock.Now()
 	end := now.Add(5 * time.Hour)
 	used := int64(32 * (1 << 30) / 10)
-	must(t, adm.SetUsage(context.Background(), "daily", "u:"+hashKey("alice"), quota.CounterUsage{Bytes: used, WindowEnd: end}))
+	must(t, adm.SetUsage(context.Background(), "daily", policy.CounterKey(policy.ScopeUser, "", "", "alice"), quota.CounterUsage{Bytes: used, WindowEnd: end}))
 
 	for _, tc := range []struct{ lang, want string }{
 		{"en", "daily: 3.20 GB of 10.0 GB used today, resets in 5 h"},
@@ -85,16 +92,16 @@ func TestUsageLineAndMe(t *testing.T) {
 		if r.status != 200 || !strings.Contains(r.body, "<li>"+tc.want+"</li>") || !strings.Contains(r.body, `action="/logout"`) {
 			t.Fatalf("%s: %d %s", tc.lang, r.status, r.body)
 		}
+		if info := e.proxyVerified(pageLink(r.body), privateFile, testIP); info.User != "alice" || strings.Join(info.Groups, ",") != "members" {
+			t.Fatalf("the link carries %+v", info)
+		}
 	}
-	if got, _ := w.lastLink(); got.user != "alice" || strings.Join(got.groups, ",") != "members" {
-		t.Fatalf("link identity %+v", got)
-	}
-	_, n := w.lastLink()
-	if r := e.browse(e.link(publicFile)); r.status != 200 || strings.Contains(r.body, `id="who"`) {
+	r := e.browse(e.link(publicFile))
+	if r.status != 200 || strings.Contains(r.body, `id="who"`) {
 		t.Fatalf("anonymous page: %d", r.status)
 	}
-	if _, m := w.lastLink(); m != n {
-		t.Fatal("an anonymous link got an identity")
+	if info := e.proxyVerified(pageLink(r.body), publicFile, testIP); info.User != "" || info.Groups != nil {
+		t.Fatalf("an anonymous link carries an identity: %+v", info)
 	}
 
 	if r := e.get("/me"); r.status != 401 || r.message(t) != "not signed in" || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
@@ -139,7 +146,7 @@ func TestUsageLineAndMe(t *testing.T) {
 // TestReloadSwapsUsers: SIGHUP re-reads USERS_FILE: a new user can sign in, and a removed
 // user's session is refused at once.
 func TestReloadSwapsUsers(t *testing.T) {
-	e, _ := newLoginEnv(t, nil)
+	e := newLoginEnv(t, nil)
 	link := e.link(privateFile)
 	c := e.loginForm("alice", alicePassword, link, testIP, nil).sessionCookie()
 	if c == nil {
@@ -162,9 +169,40 @@ func TestReloadSwapsUsers(t *testing.T) {
 	}
 }
 
-// TestLoginNeedsSessions: a login source without server-side sessions is refused at start (a
-// session could never be ended); forward auth alone needs none.
-func TestLoginNeedsSessions(t *testing.T) {
+// TestLoginOnDatabase: a login source starts on SQLite and on Postgres, whose sessions table
+// then holds the session; without a database that keeps sessions (none, or a store that
+// offers none) it is refused at start, as a session could never be ended. Forward auth alone
+// needs none.
+func TestLoginOnDatabase(t *testing.T) {
+	for _, tc := range []struct{ name, source string }{{"sqlite", "users"}, {"sqlite", "alist"}, {"postgres", "users"}, {"postgres", "alist"}} {
+		t.Run(tc.name+"/"+tc.source, func(t *testing.T) {
+			vars := identityVars(t, nil)
+			if tc.name == "postgres" {
+				vars["DB_MODE"], vars["DATABASE_URL"], vars["SQLITE_PATH"] = "postgres", testpg.URL(t), ""
+			}
+			fake := alisttest.New(testToken)
+			t.Cleanup(fake.Close)
+			name, password := "alice", alicePassword
+			if tc.source == "alist" {
+				delete(vars, "USERS_FILE")
+				vars["ALIST_LOGIN"], vars["ALIST_GROUPS"] = "true", "carol:members"
+				fake.AddUser("carol", "carol's alist password")
+				name, password = "carol", "carol's alist password"
+			}
+			e := newEnv(t, vars, envOpt{alist: fake})
+			c := e.loginForm(name, password, "/", testIP, nil).sessionCookie()
+			if c == nil {
+				t.Fatal("no cookie")
+			}
+			if ss := e.activeSessions(); len(ss) != 1 || ss[0].User != name || strings.Join(ss[0].Groups, ",") != "members" {
+				t.Fatalf("sessions in the database: %+v", ss)
+			}
+			if r := e.req("GET", "/me", testIP, http.Header{"Cookie": {c.Name + "=" + c.Value}}, nil); r.status != 200 {
+				t.Fatalf("/me: %d %s", r.status, r.body)
+			}
+		})
+	}
+
 	env := baseEnv(t)
 	env["ADDRESS"] = "file://" + t.TempDir()
 	env["SIGN_SECRET"] = "s"
@@ -176,41 +214,62 @@ func TestLoginNeedsSessions(t *testing.T) {
 	st, err := quota.Open(context.Background(), cfg.QuotaDB(), cfg.QuotaConfig(), nil)
 	must(t, err)
 	t.Cleanup(func() { _ = st.Close(context.Background()) })
-	_, err = New(Options{Config: cfg, Store: st, Logger: slog.New(slog.DiscardHandler)})
-	if err == nil || !strings.Contains(err.Error(), "needs server-side sessions") {
-		t.Fatalf("started without sessions: %v", err)
+	for name, store := range map[string]quota.Store{"no database": nil, "a store without sessions": struct{ quota.Store }{st}} {
+		_, err = New(Options{Config: cfg, Store: store, Logger: slog.New(slog.DiscardHandler)})
+		if err == nil || !strings.Contains(err.Error(), "needs server-side sessions") {
+			t.Fatalf("%s: started: %v", name, err)
+		}
 	}
 	delete(env, "USERS_FILE")
 	env["AUTH_HEADER"] = "oauth2-proxy"
 	cfg, err = config.LoadLanding(env)
 	must(t, err)
-	svc, err := New(Options{Config: cfg, Store: st})
+	svc, err := New(Options{Config: cfg})
 	must(t, err)
 	_ = svc.Close()
 }
 
 // TestActiveSessionCache: a replica asks the database whether a session ended at most once
-// per activeTTL, so a page with a session costs no database read; logout forgets at once.
+// per activeTTL, so a page with a session costs no database read; a session ended elsewhere
+// (another replica, the proxy's admin API) is refused here once that answer is older than
+// activeTTL.
 func TestActiveSessionCache(t *testing.T) {
-	e, w := newLoginEnv(t, nil)
+	var reads *countingSessions
+	e := newLoginEnvOpt(t, nil, envOpt{setup: func(s *Service) {
+		reads = &countingSessions{Sessions: s.sessStore}
+		s.sessStore = reads
+	}})
 	link := e.link(publicFile)
 	c := e.loginForm("alice", alicePassword, e.link(privateFile), testIP, nil).sessionCookie()
-	asked := func() int {
-		w.sessions.mu.Lock()
-		defer w.sessions.mu.Unlock()
-		return w.sessions.asked
-	}
-	for range 3 {
-		if r := e.browseWith(link, c); r.status != 200 || !strings.Contains(r.body, "Signed in as alice") {
+	signedIn := func() bool {
+		r := e.browseWith(link, c)
+		if r.status != 200 {
 			t.Fatalf("%d", r.status)
 		}
+		return strings.Contains(r.body, "Signed in as alice")
 	}
-	if n := asked(); n != 1 {
+	for range 3 {
+		if !signedIn() {
+			t.Fatal("not signed in")
+		}
+	}
+	if n := reads.asked.Load(); n != 1 {
 		t.Fatalf("%d database reads for 3 views within %s", n, activeTTL)
 	}
 	e.clock.Add(activeTTL + time.Second)
-	e.browseWith(link, c)
-	if n := asked(); n != 2 {
+	signedIn()
+	if n := reads.asked.Load(); n != 2 {
 		t.Fatalf("%d database reads after %s", n, activeTTL)
+	}
+	// Ended in the database, not through this replica.
+	if n, err := e.sessions().EndSessions(context.Background(), e.sessionID(c), "", e.clock.Now()); n != 1 || err != nil {
+		t.Fatalf("end: %d %v", n, err)
+	}
+	if !signedIn() {
+		t.Fatal("the answer cached less than activeTTL ago was not used")
+	}
+	e.clock.Add(activeTTL + time.Second)
+	if signedIn() {
+		t.Fatalf("a session ended in the database is still accepted after %s", activeTTL)
 	}
 }

@@ -54,9 +54,6 @@ type Options struct {
 	// Environ supplies HTTPS_PROXY/HTTP_PROXY/ALL_PROXY/NO_PROXY for the default client, as for
 	// the proxy: from the environment and the env file.
 	Environ map[string]string
-	// Identity wires the parts of identities other packages provide (wiring.go); zero fields
-	// take the defaults.
-	Identity IdentityDeps
 }
 
 // secrets is everything SIGHUP may replace; swapped as one pointer so a request never sees a
@@ -88,9 +85,8 @@ type Service struct {
 	pipe      *pipeline.Pipeline
 	hc        *http.Client
 
-	deps      IdentityDeps
-	sessStore SessionStore // nil: the store has no sessions (no login source may be set)
-	usage     UsageReader  // nil: no usage lines
+	sessStore quota.Sessions // nil: the store has no sessions (no login source may be set)
+	usage     quota.Admin    // reads the policy's counters for the usage lines; nil: none
 	active    activeCache
 }
 
@@ -100,7 +96,7 @@ func New(o Options) (*Service, error) {
 		return nil, errors.New("landing: no configuration")
 	}
 	cfg := o.Config
-	s := &Service{cfg: cfg, log: o.Logger, m: o.Metrics, store: o.Store, now: o.Now, random: o.Random, deps: o.Identity.resolve()}
+	s := &Service{cfg: cfg, log: o.Logger, m: o.Metrics, store: o.Store, now: o.Now, random: o.Random}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -149,12 +145,8 @@ func New(o Options) (*Service, error) {
 	}
 	s.hc = hc
 	if s.store != nil {
-		if ss, ok := s.deps.Sessions(s.store); ok {
-			s.sessStore = ss
-		}
-		if u, ok := s.deps.Usage(s.store); ok {
-			s.usage = u
-		}
+		s.sessStore, _ = quota.SessionsOf(s.store)
+		s.usage, _ = quota.AdminOf(s.store)
 	}
 	if err := s.checkLogin(cfg); err != nil {
 		return nil, err
@@ -182,19 +174,15 @@ func (s *Service) newSecrets(cfg *config.Landing) *secrets {
 	} else {
 		sec.pageKey = []byte(cfg.Parsed.Keyring.Sign(pageSecretLabel, 0))
 	}
-	usesID := docUsesIdentity(cfg.Parsed.PolicyDoc)
-	if s.deps.UsesIdentity != nil {
-		usesID = s.deps.UsesIdentity(sec.pol)
-	}
-	sec.id = newIdentityState(cfg, sec.pageKey, usesID, s.hc)
+	sec.id = newIdentityState(cfg, sec.pageKey, sec.pol.UsesIdentity(), s.hc)
 	return sec
 }
 
-// checkLogin refuses a login source without server-side sessions: a session could then never
-// be ended (logout, an admin's "end session").
+// checkLogin refuses a login source without server-side sessions (no database): a session
+// could then never be ended (logout, an admin's "end session").
 func (s *Service) checkLogin(cfg *config.Landing) error {
 	if cfg.LoginConfigured() && s.sessStore == nil {
-		return errors.New("landing: USERS_FILE or ALIST_LOGIN needs server-side sessions, which this database does not offer (run `landing migrate` with a release that has them)")
+		return errors.New("landing: USERS_FILE or ALIST_LOGIN needs server-side sessions: a database (SQLite or Postgres) that keeps them")
 	}
 	return nil
 }

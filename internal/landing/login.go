@@ -14,6 +14,7 @@ import (
 	"github.com/alist-edge/alist-edge/internal/httpx"
 	"github.com/alist-edge/alist-edge/internal/identity"
 	"github.com/alist-edge/alist-edge/internal/webpage"
+	"github.com/alist-edge/alist-edge/pkg/policy"
 	"github.com/alist-edge/alist-edge/pkg/quota"
 	"github.com/alist-edge/alist-edge/pkg/sign"
 )
@@ -55,9 +56,9 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 		return errBack
 	}
 	now := s.now()
-	counters := []quota.Counter{{Name: loginCounter, Key: "s:" + hashKey(rc.Subnet), Requests: int64(st.attempts), Period: loginWindow{}}}
+	counters := []quota.Counter{{Name: loginCounter, Key: policy.CounterKey(policy.ScopeSubnet, rc.Subnet, "", ""), Requests: int64(st.attempts), Period: loginWindow{}}}
 	if identity.CheckName(name) == nil {
-		counters = append(counters, quota.Counter{Name: loginCounter, Key: "u:" + hashKey(name), Requests: int64(st.attempts), Period: loginWindow{}})
+		counters = append(counters, quota.Counter{Name: loginCounter, Key: policy.CounterKey(policy.ScopeUser, "", "", name), Requests: int64(st.attempts), Period: loginWindow{}})
 	}
 	d, err := s.store.Check(r.Context(), quota.CheckRequest{Scope: quota.ScopeLanding, Subnet: rc.Subnet, Now: now, Counters: counters})
 	if err != nil {
@@ -85,7 +86,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 	if value == "" {
 		return errors.New("landing: could not issue a session")
 	}
-	if err := s.sessStore.CreateSession(r.Context(), Session{ID: sid, User: id.User, Groups: id.Groups, Source: id.Source,
+	if err := s.sessStore.CreateSession(r.Context(), quota.Session{ID: sid, User: id.User, Groups: id.Groups, Source: id.Source,
 		Subnet: rc.Subnet, Created: now, Expires: now.Add(st.ttl)}); err != nil {
 		return err
 	}
@@ -120,7 +121,7 @@ func (s *Service) logout(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 	}
 	if c, err := r.Cookie(identity.CookieName); err == nil {
 		if id, sid, err := st.sessions.Verify(c.Value, s.now()); err == nil {
-			if err := s.sessStore.EndSession(r.Context(), sid, s.now()); err != nil {
+			if _, err := s.sessStore.EndSessions(r.Context(), sid, "", s.now()); err != nil {
 				return err
 			}
 			s.active.forget(sid)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/alist-edge/alist-edge/internal/alisttest"
 	"github.com/alist-edge/alist-edge/internal/webpage"
+	"github.com/alist-edge/alist-edge/pkg/policy"
 	"github.com/alist-edge/alist-edge/pkg/quota"
 	"github.com/chromedp/cdproto/cdp"
 	cdplog "github.com/chromedp/cdproto/log"
@@ -31,11 +32,10 @@ func TestBrowserLogin(t *testing.T) {
 	fake.Put(privateFile, &alisttest.File{Data: []byte(strings.Repeat("members only\n", 100))})
 	const secret = "browser-login-secret"
 	dl := realProxy(t, fake.URL, secret, func() time.Time { return now })
-	w := newWiring()
 	e := newEnv(t, identityVars(t, map[string]string{"SIGN_SECRET": secret, "WORKER_ADDRESS_DOWNLOAD": dl.URL,
-		"CLIENT_IP_HEADER": "", "TRUSTED_PROXIES": ""}), envOpt{alist: fake, now: now.Unix(), ident: w.deps()})
+		"CLIENT_IP_HEADER": "", "TRUSTED_PROXIES": ""}), envOpt{alist: fake, now: now.Unix()})
 	adm, _ := quota.AdminOf(e.store)
-	must(t, adm.SetUsage(context.Background(), "daily", "u:"+hashKey("alice"),
+	must(t, adm.SetUsage(context.Background(), "daily", policy.CounterKey(policy.ScopeUser, "", "", "alice"),
 		quota.CounterUsage{Bytes: 32 << 30 / 10, WindowEnd: now.Add(5*time.Hour + 10*time.Minute)}))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -132,8 +132,8 @@ func TestBrowserLogin(t *testing.T) {
 	if js := evalString(t, bctx, `String(document.cookie)`); js != "" {
 		t.Fatalf("page scripts can read a cookie: %q", js)
 	}
-	if got, _ := w.lastLink(); got.user != "alice" {
-		t.Fatalf("the link was made without the identity: %+v", got)
+	if info := e.proxyVerified(href, privateFile, "127.0.0.1"); info.User != "alice" || strings.Join(info.Groups, ",") != "members" {
+		t.Fatalf("the link carries %+v", info)
 	}
 	shot("usage.png")
 

@@ -2,6 +2,7 @@ package landing
 
 import (
 	"context"
+	"html"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -10,7 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,88 +21,72 @@ import (
 	"github.com/alist-edge/alist-edge/pkg/sign"
 )
 
-// memSessions is the test double of the database's sessions (pkg/quota's come with issue
-// #17's store part): a map under a mutex.
-type memSessions struct {
-	mu    sync.Mutex
-	byID  map[string]Session
-	asked int // SessionActive calls
-}
-
-func newMemSessions() *memSessions { return &memSessions{byID: map[string]Session{}} }
-
-func (m *memSessions) CreateSession(_ context.Context, s Session) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.byID[s.ID] = s
-	return nil
-}
-
-func (m *memSessions) SessionActive(_ context.Context, id string, now time.Time) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.asked++
-	s, ok := m.byID[id]
-	return ok && s.Ended.IsZero() && now.Before(s.Expires), nil
-}
-
-func (m *memSessions) EndSession(_ context.Context, id string, now time.Time) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if s, ok := m.byID[id]; ok {
-		s.Ended = now
-		m.byID[id] = s
+// sessions are the landing's sessions in its database (the real store of newEnv).
+func (e *tenv) sessions() quota.Sessions {
+	e.t.Helper()
+	ss, ok := quota.SessionsOf(e.store)
+	if !ok {
+		e.t.Fatal("the store has no sessions")
 	}
-	return nil
+	return ss
 }
 
-func (m *memSessions) count() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.byID)
+// activeSessions are the sessions the database holds as active now.
+func (e *tenv) activeSessions() []quota.Session {
+	e.t.Helper()
+	ss, err := e.sessions().ListSessions(context.Background(), e.clock.Now(), "")
+	must(e.t, err)
+	return ss
 }
 
-func (m *memSessions) get(id string) (Session, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s, ok := m.byID[id]
-	return s, ok
+// sessionID is the id of the session a cookie carries.
+func (e *tenv) sessionID(c *http.Cookie) string {
+	e.t.Helper()
+	_, sid, err := e.svc.sec.Load().id.sessions.Verify(c.Value, e.clock.Now())
+	must(e.t, err)
+	return sid
 }
 
-// linkCall is one WithIdentity call: what the link's additionalInfo would carry.
-type linkCall struct {
-	user   string
-	groups []string
+// countingSessions counts the database reads of "is this session still active".
+type countingSessions struct {
+	quota.Sessions
+	asked atomic.Int64
 }
 
-// identityWiring is the test's IdentityDeps: the memory sessions and a recorder of the
-// identities put into links.
-type identityWiring struct {
-	sessions *memSessions
-	mu       sync.Mutex
-	links    []linkCall
+func (c *countingSessions) SessionActive(ctx context.Context, id string, now time.Time) (bool, error) {
+	c.asked.Add(1)
+	return c.Sessions.SessionActive(ctx, id, now)
 }
 
-func newWiring() *identityWiring { return &identityWiring{sessions: newMemSessions()} }
-
-func (w *identityWiring) deps() IdentityDeps {
-	return IdentityDeps{
-		Sessions: func(quota.Store) (SessionStore, bool) { return w.sessions, true },
-		WithIdentity: func(_ *sign.AdditionalInfo, user string, groups []string) {
-			w.mu.Lock()
-			w.links = append(w.links, linkCall{user, slices.Clone(groups)})
-			w.mu.Unlock()
-		},
+// pageLink is the download link in a page (the plain <a id="dl">); "" when there is none.
+func pageLink(body string) string {
+	m := hrefRe.FindStringSubmatch(body)
+	if m == nil {
+		return ""
 	}
+	return html.UnescapeString(m[1])
 }
 
-func (w *identityWiring) lastLink() (linkCall, int) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.links) == 0 {
-		return linkCall{}, 0
+// proxyVerified checks a download link for the decoded path p on a proxy's keyring (the same
+// SIGN_SECRET or TOKEN) with every check on, the additionalInfo's included, as the proxy does
+// for a client at ip, and returns the verified additionalInfo.
+func (e *tenv) proxyVerified(raw, p, ip string) sign.AdditionalInfo {
+	e.t.Helper()
+	u, err := url.Parse(raw)
+	must(e.t, err)
+	q := u.Query()
+	kr, err := sign.NewKeyring(e.env["SIGN_SECRET"], e.env["TOKEN"])
+	must(e.t, err)
+	info, ok, err := kr.VerifyChain(&sign.ChainRequest{Path: p, ClientIP: ip, WorkerAddr: sign.WorkerAddr(e.env["WORKER_ADDRESS_DOWNLOAD"]),
+		Now: e.clock.Now().Unix(), Params: sign.Params{Sign: q.Get("sign"), HashSign: q.Get("hashSign"), WorkerSign: q.Get("workerSign"),
+			IPSign: q.Get("ipSign"), AdditionalInfo: q.Get("additionalInfo"), AdditionalInfoSign: q.Get("additionalInfoSign")}}, sign.AllChecks)
+	if err != nil || !ok {
+		e.t.Fatalf("the proxy refuses %s: %v (additionalInfo checked: %v)", raw, err, ok)
 	}
-	return w.links[len(w.links)-1], len(w.links)
+	if decoded := decodeAdditional(e.t, raw); decoded.User != info.User || !slices.Equal(decoded.Groups, info.Groups) {
+		e.t.Fatalf("decoded %+v, verified %+v", decoded, info)
+	}
+	return info
 }
 
 const (
@@ -155,15 +140,19 @@ func identityVars(t *testing.T, extra map[string]string) map[string]string {
 	return vars
 }
 
-// newLoginEnv is a landing with the users file, the members policy and the test wiring; the
-// fake AList serves both files.
-func newLoginEnv(t *testing.T, extra map[string]string) (*tenv, *identityWiring) {
+// newLoginEnv is a landing with the users file and the members policy on a real SQLite file;
+// the fake AList serves both files.
+func newLoginEnv(t *testing.T, extra map[string]string) *tenv {
 	t.Helper()
-	w := newWiring()
-	e := newEnv(t, identityVars(t, extra), envOpt{ident: w.deps()})
+	return newLoginEnvOpt(t, extra, envOpt{})
+}
+
+func newLoginEnvOpt(t *testing.T, extra map[string]string, o envOpt) *tenv {
+	t.Helper()
+	e := newEnv(t, identityVars(t, extra), o)
 	e.alist.Put(privateFile, &alisttest.File{Data: []byte(strings.Repeat("report ", 600))})
 	e.alist.Put(publicFile, &alisttest.File{Data: []byte("public\n")})
-	return e, w
+	return e
 }
 
 // serve sends r to the service directly (a chosen peer address, TLS), without a listener.

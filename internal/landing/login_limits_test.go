@@ -1,11 +1,13 @@
 package landing
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/alist-edge/alist-edge/internal/alisttest"
+	"github.com/alist-edge/alist-edge/internal/identity"
 	"github.com/alist-edge/alist-edge/internal/webpage"
 )
 
@@ -23,7 +25,7 @@ func TestLoginRateLimit(t *testing.T) {
 		{"per subnet", func(int) string { return testIP }, func(i int) string { return "guess" + string(rune('a'+i)) }, testIP},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e, _ := newLoginEnv(t, map[string]string{"LOGIN_ATTEMPTS": "3"})
+			e := newLoginEnv(t, map[string]string{"LOGIN_ATTEMPTS": "3"})
 			link := e.link(privateFile)
 			for i := range 3 {
 				if r := e.loginForm(tc.user(i), "wrong password", link, tc.ip(i), nil); r.status != 401 {
@@ -34,6 +36,9 @@ func TestLoginRateLimit(t *testing.T) {
 			if r.status != 429 || r.sessionCookie() != nil || r.header.Get("Retry-After") == "" ||
 				!strings.Contains(r.body, strings.SplitN(webpage.Texts["en"]["login_rate"], "{s}", 2)[0]) {
 				t.Fatalf("4th attempt: %d %v %s", r.status, r.header, r.body)
+			}
+			if ss := e.activeSessions(); len(ss) != 0 {
+				t.Fatalf("refused attempts left sessions in the database: %+v", ss)
 			}
 			if !strings.Contains(e.logs.String(), `"status":429,`) || !strings.Contains(e.logs.String(), `"reason":"login_rate"`) {
 				t.Error("no denial line for the refused attempt")
@@ -49,7 +54,7 @@ func TestLoginRateLimit(t *testing.T) {
 // TestLoginBan: wrong passwords count towards BAN_AFTER_FAILS like bad signatures: the subnet
 // is then refused everywhere on the landing.
 func TestLoginBan(t *testing.T) {
-	e, _ := newLoginEnv(t, map[string]string{"BAN_AFTER_FAILS": "2", "BAN_WINDOW": "10m", "BAN_TIME": "1h"})
+	e := newLoginEnv(t, map[string]string{"BAN_AFTER_FAILS": "2", "BAN_WINDOW": "10m", "BAN_TIME": "1h"})
 	link := e.link(privateFile)
 	for range 2 {
 		if r := e.loginForm("alice", "nope nope nope", link, testIP, nil); r.status != 401 {
@@ -84,8 +89,7 @@ func TestAListLogin(t *testing.T) {
 	t.Cleanup(fake.Close)
 	fake.AddUser("carol", "carol's alist password")
 	fake.Put(privateFile, &alisttest.File{Data: []byte("x")})
-	w := newWiring()
-	e := newEnv(t, identityVars(t, map[string]string{"ALIST_LOGIN": "true", "ALIST_GROUPS": "carol:members"}), envOpt{alist: fake, ident: w.deps()})
+	e := newEnv(t, identityVars(t, map[string]string{"ALIST_LOGIN": "true", "ALIST_GROUPS": "carol:members"}), envOpt{alist: fake})
 	link := e.link(privateFile)
 	if r := e.loginForm("carol", "wrong", link, testIP, nil); r.status != 401 {
 		t.Fatalf("wrong AList password: %d", r.status)
@@ -95,8 +99,16 @@ func TestAListLogin(t *testing.T) {
 	if r.status != 303 || c == nil {
 		t.Fatalf("AList login: %d %s", r.status, r.body)
 	}
-	if r := e.browseWith(link, c); r.status != 200 || !strings.Contains(r.body, "Signed in as carol (members)") {
+	r = e.browseWith(link, c)
+	if r.status != 200 || !strings.Contains(r.body, "Signed in as carol (members)") {
 		t.Fatalf("carol: %d %s", r.status, r.body)
+	}
+	if info := e.proxyVerified(pageLink(r.body), privateFile, testIP); info.User != "carol" || strings.Join(info.Groups, ",") != "members" {
+		t.Fatalf("carol's link carries %+v", info)
+	}
+	ss, err := e.sessions().ListSessions(context.Background(), e.clock.Now(), "carol")
+	if err != nil || len(ss) != 1 || ss[0].Source != identity.SourceAList || ss[0].ID != e.sessionID(c) {
+		t.Fatalf("carol's sessions in the database: %+v %v", ss, err)
 	}
 	if r := e.loginForm("alice", alicePassword, link, testIP, nil); r.status != 303 {
 		t.Fatalf("the users file still comes first: %d", r.status)

@@ -1,10 +1,12 @@
 package landing
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alist-edge/alist-edge/internal/identity"
 	"github.com/alist-edge/alist-edge/internal/logx"
@@ -16,7 +18,7 @@ import (
 // a download manager still gets the policy's 403, a forged link its 401, an open path the
 // download page.
 func TestLoginFormInsteadOf403(t *testing.T) {
-	e, _ := newLoginEnv(t, nil)
+	e := newLoginEnv(t, nil)
 	link := e.link(privateFile)
 	for _, tc := range []struct {
 		name, path, accept, lang string
@@ -68,7 +70,7 @@ func TestLoginFormInsteadOf403(t *testing.T) {
 // TestLoginRoutes: each answer of POST /login and /logout, and what it leaves behind (cookie,
 // session, access line).
 func TestLoginRoutes(t *testing.T) {
-	e, w := newLoginEnv(t, nil)
+	e := newLoginEnv(t, nil)
 	link := e.link(privateFile)
 	form := func(name, pw, back string) string {
 		return url.Values{"name": {name}, "password": {pw}, "back": {back}}.Encode()
@@ -96,7 +98,7 @@ func TestLoginRoutes(t *testing.T) {
 		{"logout from another site", "/logout", "back=/", http.Header{"Origin": {"https://evil.example"}}, 403, "cross-origin", false, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := w.sessions.count()
+			before := len(e.activeSessions())
 			h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Accept": {acceptChromium}}
 			for k, v := range tc.hdr {
 				h[k] = v
@@ -113,7 +115,7 @@ func TestLoginRoutes(t *testing.T) {
 			if (c != nil && c.Value != "") != tc.cookie {
 				t.Fatalf("cookie %v, want one: %v", c, tc.cookie)
 			}
-			if grew := w.sessions.count() - before; grew != map[bool]int{true: 1, false: 0}[tc.cookie] {
+			if grew := len(e.activeSessions()) - before; grew != map[bool]int{true: 1, false: 0}[tc.cookie] {
 				t.Errorf("%d sessions created", grew)
 			}
 			line := e.logs.String()[mark:]
@@ -140,7 +142,7 @@ func TestLoginRoutes(t *testing.T) {
 // TestCookieFlags: HttpOnly, SameSite=Lax, Path=/, Max-Age = SESSION_TTL; Secure over TLS, or
 // with X-Forwarded-Proto: https from a trusted proxy, never from anyone else.
 func TestCookieFlags(t *testing.T) {
-	e, _ := newLoginEnv(t, map[string]string{"SESSION_TTL": "2h", "CLIENT_IP_HEADER": "", "TRUSTED_PROXIES": "10.0.0.0/8"})
+	e := newLoginEnv(t, map[string]string{"SESSION_TTL": "2h", "CLIENT_IP_HEADER": "", "TRUSTED_PROXIES": "10.0.0.0/8"})
 	link := e.link(privateFile)
 	for _, tc := range []struct {
 		name, url, peer, proto string
@@ -179,7 +181,7 @@ func TestCookieFlags(t *testing.T) {
 // TestLogoutEndsSession: after logout the browser's cookie is cleared, and a copy of the old
 // cookie is refused (the session ended in the store), on the page and on /me.
 func TestLogoutEndsSession(t *testing.T) {
-	e, w := newLoginEnv(t, nil)
+	e := newLoginEnv(t, nil)
 	link := e.link(privateFile)
 	c := e.loginForm("alice", alicePassword, link, testIP, nil).sessionCookie()
 	if c == nil {
@@ -188,16 +190,22 @@ func TestLogoutEndsSession(t *testing.T) {
 	if r := e.browseWith(link, c); r.status != 200 || !strings.Contains(r.body, `id="dl"`) || !strings.Contains(r.body, "Signed in as alice (members)") {
 		t.Fatalf("signed in: %d %s", r.status, r.body)
 	}
+	if ss := e.activeSessions(); len(ss) != 1 || ss[0].ID != e.sessionID(c) || ss[0].User != "alice" ||
+		strings.Join(ss[0].Groups, ",") != "members" || ss[0].Source != identity.SourceUsersFile || !ss[0].Expires.Equal(e.clock.Now().Add(24*time.Hour)) {
+		t.Fatalf("the database's sessions: %+v", ss)
+	}
 	r := e.req("POST", "/logout", testIP, http.Header{"Origin": {e.srv.URL}, "Cookie": {c.Name + "=" + c.Value},
 		"Content-Type": {"application/x-www-form-urlencoded"}}, strings.NewReader("back="+url.QueryEscape(link)))
 	cleared := r.sessionCookie()
 	if r.status != 303 || r.header.Get("Location") != link || cleared == nil || cleared.Value != "" || cleared.MaxAge >= 0 {
 		t.Fatalf("logout: %d %v", r.status, r.header)
 	}
-	_, sid, err := e.svc.sec.Load().id.sessions.Verify(c.Value, e.clock.Now())
-	must(t, err)
-	if s, _ := w.sessions.get(sid); s.Ended.IsZero() {
-		t.Fatal("the session did not end in the store")
+	sid := e.sessionID(c)
+	if active, err := e.sessions().SessionActive(context.Background(), sid, e.clock.Now()); err != nil || active {
+		t.Fatalf("the session did not end in the database: active %v, %v", active, err)
+	}
+	if ss := e.activeSessions(); len(ss) != 0 {
+		t.Fatalf("sessions still listed after logout: %+v", ss)
 	}
 	if r := e.browseWith(link, c); r.status != 401 || !strings.Contains(r.body, `action="/login"`) {
 		t.Fatalf("old cookie after logout: %d %s", r.status, r.body)

@@ -48,7 +48,7 @@ func (s *Service) quotaUses(ctx context.Context, limits []*policy.Limit, subnet,
 		if l.Kind != "quota" {
 			continue
 		}
-		for _, a := range s.deps.Apply(l, subnet, pathHash, user, groups) {
+		for _, a := range l.Apply(policy.Subject{Subnet: subnet, PathHash: pathHash, User: user, Groups: groups}) {
 			q := quotaUse{Name: l.Name, Scope: l.Scope.String(), LimitBytes: a.Bytes, LimitRequests: a.Requests, NoAllowance: a.None, period: l.Period}
 			if !a.None {
 				u, err := s.usage.Usage(ctx, l.Name, a.Key)
