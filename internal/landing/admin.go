@@ -10,12 +10,13 @@ import (
 )
 
 // AdminAPI serves the admin API's sessions routes on ADMIN_ADDR (runner.AdminAPI), so the
-// sessions of a landing with a database of its own can be listed and ended. The landing has
-// no ADMIN_TOKEN: the API answers only on a loopback or unix-socket ADMIN_ADDR (403
-// otherwise). Counters, blocks and revocations are the proxy's admin API's (501 here).
-// ADMIN_ADDR needs a restart.
+// sessions of a landing with a database of its own can be listed and ended, behind
+// ADMIN_TOKEN (without one, only on a loopback or unix-socket ADMIN_ADDR: 403 otherwise).
+// Counters, blocks and revocations are the proxy's admin API's (501 here). ADMIN_ADDR and
+// ADMIN_TOKEN need a restart.
 func (s *Service) AdminAPI() http.Handler {
-	o := admin.Options{Loopback: admin.IsLoopback(s.cfg.AdminAddr), Scope: string(quota.ScopeLanding), Log: s.log, Now: s.now}
+	o := admin.Options{Token: s.cfg.AdminToken, Loopback: admin.IsLoopback(s.cfg.AdminAddr), Scope: string(quota.ScopeLanding),
+		Log: s.log, Now: s.now}
 	if s.sessStore != nil {
 		o.Sessions = admin.QuotaSessions(endingSessions{s.sessStore, &s.active})
 	}
