@@ -2,6 +2,7 @@ package landing
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -125,5 +126,28 @@ func TestAdminNotLoopback(t *testing.T) {
 	}
 	if status, _ := adminCall(t, adm, "DELETE", "/sessions?user=alice"); status != 403 || len(e.activeSessions()) != 1 {
 		t.Fatalf("ended through a non-loopback admin API: %d", status)
+	}
+}
+
+// TestAdminToken: with ADMIN_TOKEN the landing's admin API wants it, on loopback too.
+func TestAdminToken(t *testing.T) {
+	const tok = "landing-admin-token-0123456789abcdef"
+	e := newLoginEnv(t, map[string]string{"ADMIN_ADDR": "0.0.0.0:9091", "ADMIN_TOKEN": tok})
+	adm := httptest.NewServer(e.svc.AdminAPI())
+	t.Cleanup(adm.Close)
+	e.loginForm("alice", alicePassword, "/", testIP, nil)
+	if status, _ := adminCall(t, adm, "GET", "/sessions"); status != http.StatusUnauthorized {
+		t.Fatalf("no token: %d", status)
+	}
+	req, _ := http.NewRequest(http.MethodGet, adm.URL+"/sessions", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := adm.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"user":"alice"`) {
+		t.Fatalf("with the token: %d %s", resp.StatusCode, b)
 	}
 }
