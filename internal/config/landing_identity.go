@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,6 +76,19 @@ func (c *Landing) validateIdentity(p *Problems) IdentityDerived {
 	groups, err := parseAlistGroups(c.AlistGroups)
 	if err != nil {
 		p.Addf("ALIST_GROUPS=%q: %v; accepted: user:group+group,user:group (e.g. alice:members+staff,bob:guests)", c.AlistGroups, err)
+	}
+	// The policy file's [alist_groups] and ALIST_GROUPS together: a name in both gets both lists.
+	if doc := c.Parsed.PolicyDoc; doc != nil {
+		for name, gs := range doc.AlistGroups {
+			if groups == nil {
+				groups = map[string][]string{}
+			}
+			for _, g := range gs {
+				if !slices.Contains(groups[name], g) {
+					groups[name] = append(groups[name], g)
+				}
+			}
+		}
 	}
 	d.AlistGroups = groups
 	if c.AlistLogin {

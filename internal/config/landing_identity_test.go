@@ -117,3 +117,22 @@ func TestLandingIdentityProblems(t *testing.T) {
 		})
 	}
 }
+
+// TestAlistGroupsFromPolicy: the policy file's [alist_groups] gives AList accounts their groups,
+// together with ALIST_GROUPS (a name in both gets both lists).
+func TestAlistGroupsFromPolicy(t *testing.T) {
+	pol := filepath.Join(t.TempDir(), "policy.toml")
+	if err := os.WriteFile(pol, []byte("default = \"allow\"\n[alist_groups]\nalice = [\"staff\", \"members\"]\n\"carol d\" = [\"guests\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := landingBase()
+	maps.Copy(env, map[string]string{"ALIST_LOGIN": "true", "ALIST_GROUPS": "alice:members+admins", "POLICY_FILE": pol})
+	c, err := config.LoadLanding(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := c.Parsed.AlistLogin.Groups
+	if strings.Join(g["alice"], "+") != "members+admins+staff" || strings.Join(g["carol d"], "+") != "guests" || len(g) != 2 {
+		t.Fatalf("AList groups: %v", g)
+	}
+}

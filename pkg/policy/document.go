@@ -17,6 +17,8 @@ type Document struct {
 	Rules    []*RuleDef
 	// Limits holds the [quotas.*] and [rates.*] tables in document order (Kind tells them apart).
 	Limits []*Limit
+	// AlistGroups is [alist_groups]: the groups of AList accounts (ALIST_LOGIN); nil when absent.
+	AlistGroups map[string][]string
 
 	lines map[string]int // "matchers.NAME", "rules.ID", ... → line, for Compile's messages
 }
@@ -121,5 +123,6 @@ func Merge(env, file *Document) *Document {
 		}
 	}
 	out.Limits = append(out.Limits, file.Limits...)
+	out.AlistGroups = file.AlistGroups
 	return out
 }

@@ -37,7 +37,7 @@ func Parse(name string, data []byte) (*Document, error) {
 		return nil, err
 	}
 	r := &reader{name: name, doc: &Document{Name: name, Default: "deny", lines: map[string]int{}}, failed: map[string]bool{}}
-	r.keys(root, "the top level", "default", "matchers", "rules", "quotas", "rates")
+	r.keys(root, "the top level", "default", "matchers", "rules", "quotas", "rates", "alist_groups")
 	if v := root.m["default"]; v != nil {
 		if s, ok := r.str(v, "default"); ok {
 			if a, err := normalizeActions(s, ""); err != nil {
@@ -51,6 +51,7 @@ func Parse(name string, data []byte) (*Document, error) {
 	r.limits(root.m["quotas"], "quota")
 	r.limits(root.m["rates"], "rate")
 	r.rules(root.m["rules"])
+	r.alistGroups(root.m["alist_groups"])
 	r.unused()
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)

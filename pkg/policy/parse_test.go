@@ -127,3 +127,24 @@ func TestParseAllAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestAlistGroups: [alist_groups] maps AList account names to groups, strictly, and prints back.
+func TestAlistGroups(t *testing.T) {
+	doc, err := Parse("p.toml", []byte("[alist_groups]\nalice = [\"members\", \"staff\"]\n\"bob smith\" = []\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.AlistGroups) != 2 || len(doc.AlistGroups["alice"]) != 2 || len(doc.AlistGroups["bob smith"]) != 0 {
+		t.Fatalf("%v", doc.AlistGroups)
+	}
+	again, err := Parse("again.toml", doc.TOML())
+	if err != nil || !again.Equal(doc) {
+		t.Fatalf("round trip: %v\n%s", err, doc.TOML())
+	}
+	_, err = Parse("p.toml", []byte("[alist_groups]\nalice = \"members\"\nbob = [\"a\", \"a\"]\n\"\\u0001x\" = [\"g\"]\n"))
+	for _, want := range []string{"p.toml:2:", "p.toml:3: [alist_groups] bob: \"a\" is listed twice", "p.toml:4: [alist_groups]: \"\\x01x\" is not a user name"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q in %v", want, err)
+		}
+	}
+}

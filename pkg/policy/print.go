@@ -3,6 +3,8 @@ package policy
 import (
 	"bytes"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -85,6 +87,12 @@ func (d *Document) TOML() []byte {
 			fmt.Fprintf(&b, "reset = %s\n", quote(weekdayNames[(p.Reset+6)%7]))
 		}
 		fmt.Fprintf(&b, "zone = %s\n", quote(p.Zone))
+	}
+	if d.AlistGroups != nil {
+		b.WriteString("\n[alist_groups] # the groups of AList accounts (ALIST_LOGIN)\n")
+		for _, name := range slices.Sorted(maps.Keys(d.AlistGroups)) {
+			fmt.Fprintf(&b, "%s = %s\n", quote(name), quoteList(d.AlistGroups[name]))
+		}
 	}
 	return b.Bytes()
 }
