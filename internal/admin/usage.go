@@ -111,19 +111,29 @@ func (a *api) answer(lim LimitInfo, key string, u Usage) usageAnswer {
 	return ans
 }
 
-func (a *api) getUsage(w http.ResponseWriter, r *http.Request) {
+// queryCounter reads the counter a GET or DELETE names in its query; false when it answered
+// an error (nothing read or written).
+func (a *api) queryCounter(w http.ResponseWriter, r *http.Request) (LimitInfo, string, bool) {
 	ref, err := refFromQuery(r.URL)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
-		return
+		return LimitInfo{}, "", false
 	}
 	lim, key, status, err := a.resolve(ref)
 	if err != nil {
 		writeError(w, status, err.Error())
-		return
+		return LimitInfo{}, "", false
 	}
 	if a.o.Store == nil {
 		writeError(w, http.StatusNotImplemented, "no store configured")
+		return LimitInfo{}, "", false
+	}
+	return lim, key, true
+}
+
+func (a *api) getUsage(w http.ResponseWriter, r *http.Request) {
+	lim, key, ok := a.queryCounter(w, r)
+	if !ok {
 		return
 	}
 	u, err := a.o.Store.Usage(r.Context(), lim.Name, key)
@@ -209,18 +219,8 @@ func (b *setBody) validate(now time.Time) error {
 }
 
 func (a *api) resetUsage(w http.ResponseWriter, r *http.Request) {
-	ref, err := refFromQuery(r.URL)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	lim, key, status, err := a.resolve(ref)
-	if err != nil {
-		writeError(w, status, err.Error())
-		return
-	}
-	if a.o.Store == nil {
-		writeError(w, http.StatusNotImplemented, "no store configured")
+	lim, key, ok := a.queryCounter(w, r)
+	if !ok {
 		return
 	}
 	if err := a.o.Store.SetUsage(r.Context(), lim.Name, key, Usage{}); err != nil {

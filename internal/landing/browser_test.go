@@ -109,23 +109,8 @@ func TestBrowser(t *testing.T) {
 	kr := e.keyring()
 	port := e.srv.Listener.Addr().(interface{ AddrPort() netip.AddrPort }).AddrPort().Port()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
-	defer cancel()
-	actx, acancel := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-features", "HttpsUpgrades,HttpsFirstBalancedModeAutoEnable,MediaRouter"),
-		chromedp.Flag("host-resolver-rules", "MAP landing.test 127.0.0.1"),
-		chromedp.WindowSize(960, 720),
-	)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx)
+	bctx, bcancel := headless(t, chromium, 45*time.Second, 960, 720,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("host-resolver-rules", "MAP landing.test 127.0.0.1"))
 	defer bcancel()
 
 	var consoleMu sync.Mutex
@@ -268,4 +253,24 @@ func evalString(t *testing.T, ctx context.Context, expr string) string {
 		t.Fatalf("%s: %v", expr, err)
 	}
 	return v
+}
+
+// headless starts a headless Chromium for one test, bounded by timeout, in a w×h window, with
+// everything that would reach the network on its own switched off; cancel ends it.
+func headless(t *testing.T, chromium string, timeout time.Duration, w, h int, extra ...chromedp.ExecAllocatorOption) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	opts := append([]chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-features", "HttpsUpgrades,HttpsFirstBalancedModeAutoEnable,MediaRouter"),
+		chromedp.WindowSize(w, h),
+	}, extra...)
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	bctx, bcancel := chromedp.NewContext(actx)
+	return bctx, func() { bcancel(); acancel(); cancel() }
 }

@@ -38,21 +38,7 @@ func TestBrowserLogin(t *testing.T) {
 	must(t, adm.SetUsage(context.Background(), "daily", policy.CounterKey(policy.ScopeUser, "", "", "alice"),
 		quota.CounterUsage{Bytes: 32 << 30 / 10, WindowEnd: now.Add(5*time.Hour + 10*time.Minute)}))
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	actx, acancel := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-features", "HttpsUpgrades,HttpsFirstBalancedModeAutoEnable,MediaRouter"),
-		chromedp.WindowSize(720, 780),
-	)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx)
+	bctx, bcancel := headless(t, chromium, 60*time.Second, 720, 780)
 	defer bcancel()
 	var mu sync.Mutex
 	var problems []string
