@@ -103,6 +103,9 @@ type LimitInfo struct {
 	Bytes    int64  // 0: no byte cap
 	Requests int64  // 0: no request cap
 	Period   Period // nil: unknown
+	// PerGroup: a user-scoped quota's amount per group, added to Bytes for each group the user
+	// is in (a group-scoped one's cap per pool); nil when none.
+	PerGroup map[string]int64
 }
 
 // ExplainQuery is a hypothetical request to explain, validated by the handler.

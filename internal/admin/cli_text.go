@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -21,7 +23,18 @@ func printUsage(w io.Writer, body []byte) error {
 	key := u.Key
 	fmt.Fprintf(w, "%s (%s, scope %s, period %s) key %s\n", printable(u.Quota), printable(u.Kind), printable(u.Scope), printable(orNone(u.Period, "unknown")), printable(key))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "  bytes\t%s / %s\n", formatBytes(u.Bytes), capText(u.LimitBytes, formatBytes))
+	limit := capText(u.LimitBytes, formatBytes)
+	if len(u.PerGroup) > 0 {
+		var parts []string
+		for _, g := range slices.Sorted(maps.Keys(u.PerGroup)) {
+			parts = append(parts, printable(g)+" "+formatBytes(u.PerGroup[g]))
+		}
+		limit = "per group: " + strings.Join(parts, ", ")
+		if u.LimitBytes > 0 {
+			limit = formatBytes(u.LimitBytes) + " + " + limit
+		}
+	}
+	fmt.Fprintf(tw, "  bytes\t%s / %s\n", formatBytes(u.Bytes), limit)
 	fmt.Fprintf(tw, "  requests\t%d / %s\n", u.Requests, capText(u.LimitRequests, func(n int64) string { return strconv.FormatInt(n, 10) }))
 	if u.WindowEnd != nil {
 		fmt.Fprintf(tw, "  window\tends %s\n", u.WindowEnd.UTC().Format(time.RFC3339))

@@ -160,6 +160,7 @@ var testLimits = []LimitInfo{
 	{Name: "daily", Kind: "quota", Scope: "subnet", Bytes: 50 << 30, Period: dayPeriod{}},
 	{Name: "burst", Kind: "rate", Scope: "subnet+path", Requests: 100, Period: dayPeriod{}},
 	{Name: "nokey", Kind: "quota", Scope: "global", Requests: 5},
+	{Name: "members", Kind: "quota", Scope: "user", Bytes: 1 << 30, PerGroup: map[string]int64{"staff": 5 << 30, "members": 50 << 30}, Period: dayPeriod{}},
 }
 
 // keyFor is a KeyFor like the proxy's: the subnet scope needs a subnet.

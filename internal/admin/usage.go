@@ -21,6 +21,9 @@ type usageAnswer struct {
 	WindowEnd     *time.Time `json:"window_end"` // null: no window running
 	LimitBytes    int64      `json:"limit_bytes"`
 	LimitRequests int64      `json:"limit_requests"`
+	// PerGroup: the quota's per_group amounts; a user's cap is limit_bytes plus those of the
+	// user's groups (explain shows it for given groups).
+	PerGroup map[string]int64 `json:"per_group,omitempty"`
 }
 
 // counterRef names one counter: a quota and either its key or the scope parts KeyFor turns
@@ -100,7 +103,7 @@ func quoteName(s string) string { return `"` + s + `"` }
 
 func (a *api) answer(lim LimitInfo, key string, u Usage) usageAnswer {
 	ans := usageAnswer{Quota: lim.Name, Kind: lim.Kind, Scope: lim.Scope, Key: key,
-		LimitBytes: lim.Bytes, LimitRequests: lim.Requests}
+		LimitBytes: lim.Bytes, LimitRequests: lim.Requests, PerGroup: lim.PerGroup}
 	if lim.Period != nil {
 		ans.Period = lim.Period.String()
 	}

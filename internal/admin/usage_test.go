@@ -19,7 +19,7 @@ func TestUsage(t *testing.T) {
 			[]string{"Usage burst sp:10.1.2.3/a/b"}},
 		{"get, window over", "GET", "/usage?quota=daily&key=old", "", 200, `"bytes":0,"requests":0,"window_end":null`, []string{"Usage daily old"}},
 		{"get, global scope", "GET", "/usage?quota=nokey", "", 200, `"key":"","bytes":0`, []string{"Usage nokey "}},
-		{"get, unknown quota", "GET", "/usage?quota=dialy&key=k1", "", 404, `no quota or rate named \"dialy\" (known: burst, daily, nokey)`, nil},
+		{"get, unknown quota", "GET", "/usage?quota=dialy&key=k1", "", 404, `no quota or rate named \"dialy\" (known: burst, daily, members, nokey)`, nil},
 		{"get, no quota", "GET", "/usage?key=k1", "", 400, `parameter \"quota\": required`, nil},
 		{"get, key and subnet", "GET", "/usage?quota=daily&key=k1&subnet=1.2.3.4", "", 400, `parameter \"key\": give the key or`, nil},
 		{"get, scope part missing", "GET", "/usage?quota=daily", "", 400, `daily: scope subnet needs subnet`, nil},
@@ -46,7 +46,7 @@ func TestUsage(t *testing.T) {
 		{"set, unknown field", "PUT", "/usage", `{"quota":"daily","key":"k1","byte":5}`, 400, `unknown field \"byte\"`, nil},
 		{"set, bytes as text", "PUT", "/usage", `{"quota":"daily","key":"k1","bytes":"5GB"}`, 400, `body:`, nil},
 		{"set, two values", "PUT", "/usage", `{"quota":"daily","key":"k1","bytes":5} {}`, 400, `more than one JSON value`, nil},
-		{"set, unknown quota", "PUT", "/usage", `{"quota":"x","key":"k1","bytes":5}`, 404, `known: burst, daily, nokey`, nil},
+		{"set, unknown quota", "PUT", "/usage", `{"quota":"x","key":"k1","bytes":5}`, 404, `known: burst, daily, members, nokey`, nil},
 		{"set, scope part missing", "PUT", "/usage", `{"quota":"burst","subnet":"1.2.3.4","bytes":5}`, 400, `needs subnet and path`, nil},
 
 		{"reset by subnet", "DELETE", "/usage?quota=daily&subnet=10.1.2.3", "", 200, `"bytes":0,"requests":0,"window_end":null`,

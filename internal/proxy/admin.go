@@ -129,7 +129,7 @@ func (h *Handler) limitInfos() []admin.LimitInfo {
 	var out []admin.LimitInfo
 	for _, l := range h.state.Load().cfg.Parsed.Policy.Limits() {
 		out = append(out, admin.LimitInfo{Name: l.Name, Kind: l.Kind, Scope: l.Scope.String(), Bytes: l.Bytes,
-			Requests: l.Requests, Period: l.Period})
+			Requests: l.Requests, Period: l.Period, PerGroup: l.PerGroup})
 	}
 	return out
 }
