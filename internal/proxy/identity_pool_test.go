@@ -110,8 +110,9 @@ func TestIdentityGroupPoolReplicas(t *testing.T) {
 	}
 }
 
-// TestIdentitySkipAdditionAnonymous: under skip-addition a link without additionalInfo is
-// anonymous, and a user-scoped quota refuses it (429) rather than serving it uncapped.
+// TestIdentitySkipAdditionAnonymous: under skip-addition a user-scoped quota still needs the
+// link's signed additionalInfo: without one the link is refused (401), and an anonymous one
+// is refused by the quota (429) rather than served uncapped; neither reaches the database.
 func TestIdentitySkipAdditionAnonymous(t *testing.T) {
 	doc := strings.Replace(membersDoc, `action = "allow"`, `action = "skip-addition"`, 1)
 	e := newEnv(t, envOpts{env: policyFile(t, doc, nil)})
@@ -119,9 +120,12 @@ func TestIdentitySkipAdditionAnonymous(t *testing.T) {
 	p := e.params("/f.bin", testIP, 1)
 	p.AdditionalInfo, p.AdditionalInfoSign = "", ""
 	checks := e.store.checks.Load()
-	f := e.fetch(uriOf("/f.bin", p))
+	if f := e.fetch(uriOf("/f.bin", p)); f.status != http.StatusUnauthorized || !strings.Contains(f.body, "additionalInfo missing") {
+		t.Fatalf("without additionalInfo: %d %q", f.status, f.body)
+	}
+	f := e.fetch(uriOf("/f.bin", e.params("/f.bin", testIP, 1)))
 	if f.status != http.StatusTooManyRequests || !strings.Contains(f.body, "needs a signed-in user") || e.store.checks.Load() != checks {
-		t.Fatalf("%d %q", f.status, f.body)
+		t.Fatalf("anonymous: %d %q", f.status, f.body)
 	}
 	if f := e.fetch(uriOf("/f.bin", e.idParams("/f.bin", testIP, 1, "al", "members"))); f.status != http.StatusOK {
 		t.Fatalf("signed-in: %d %q", f.status, f.body)

@@ -36,20 +36,23 @@ type decision struct {
 // additionalInfo: the policy is first evaluated without them, and only when that consulted a
 // size, user or group matcher, or attached a user- or group-scoped limit, is the link's
 // additionalInfo decoded (once, for all three) and the policy evaluated again with them; the
-// signature check then verifies it (decision.signedInfo). A decision that consulted none of
-// them is the same whatever the link claims.
+// signature check then verifies it (decision.signedInfo), and refuses a link without one. A
+// decision that consulted none of them is the same whatever the link claims.
 func (h *Handler) decide(ctx context.Context, rq *request, r *http.Request, eng *policy.Engine, served string, now time.Time, p *sign.Params) decision {
 	d := decision{req: policy.Request{Path: served, Addr: rq.Client.Addr.Unmap(), Time: now, Size: -1,
 		Method: r.Method, Host: httpx.HostOnly(r.Host)}}
 	d.Decision = eng.Decide(&d.req)
-	if (d.UsedSize || d.UsedIdentity || identityScoped(d.Limits)) && p.AdditionalInfo != "" {
+	// From here the outcome depends on what the link claims, so the additionalInfo must verify
+	// even when it is missing or garbled: a link stripped of it must not pass as "size unknown,
+	// anonymous" on a rule that skips the check.
+	d.signedInfo = d.UsedSize || d.UsedIdentity || identityScoped(d.Limits)
+	if d.signedInfo && p.AdditionalInfo != "" {
 		if info, err := sign.DecodeAdditionalInfo(p.AdditionalInfo); err == nil {
 			if info.FileSize >= 0 {
 				d.req.Size = info.FileSize
 			}
 			d.req.User, d.req.Groups = info.User, info.Groups
 			d.Decision = eng.Decide(&d.req)
-			d.signedInfo = true
 		}
 	}
 	h.m.CountPolicy(eng, &d.Decision)

@@ -77,15 +77,19 @@ func TestSizeMatcherBelievesOnlySignedSize(t *testing.T) {
 			if r := e.get(uriOf("/open/f.bin", forged)); r.status != http.StatusUnauthorized {
 				t.Fatalf("open path, forged size: %d %s", r.status, r.body)
 			}
-			// ...and a link without additionalInfo has an unknown size: size matchers do not match.
-			noInfo := e.params("/f.bin", testIP, big)
-			noInfo.AdditionalInfo, noInfo.AdditionalInfoSign = "", ""
-			r := e.get(uriOf("/f.bin", noInfo))
-			if tc.env["ADDITION_CHECK"] == "false" && r.status != http.StatusOK {
-				t.Fatalf("no additionalInfo, ADDITION_CHECK=false: %d %s", r.status, r.body)
-			}
-			if tc.env["ADDITION_CHECK"] == "" && r.status != http.StatusUnauthorized {
-				t.Fatalf("no additionalInfo, check on: %d %s", r.status, r.body)
+			// ...and a link stripped of its additionalInfo, or with a garbled one, is refused
+			// whatever ADDITION_CHECK and skip-addition say: its size would be unknown.
+			for _, p := range []string{"/f.bin", "/open/f.bin"} {
+				stripped := e.params(p, testIP, big)
+				stripped.AdditionalInfo, stripped.AdditionalInfoSign = "", ""
+				if r := e.get(uriOf(p, stripped)); r.status != http.StatusUnauthorized {
+					t.Fatalf("%s without additionalInfo: %d %s", p, r.status, r.body)
+				}
+				garbled := e.params(p, testIP, big)
+				garbled.AdditionalInfo = "!!garbage"
+				if r := e.get(uriOf(p, garbled)); r.status != http.StatusUnauthorized {
+					t.Fatalf("%s with a garbled additionalInfo: %d %s", p, r.status, r.body)
+				}
 			}
 		})
 	}
