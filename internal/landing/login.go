@@ -95,11 +95,16 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 	return seeOther(w, back)
 }
 
-// authenticate checks the users file first, then AList's accounts (ALIST_LOGIN).
+// authenticate checks the users file first, then AList's accounts (ALIST_LOGIN). A name the
+// users file has is decided there alone: the same name on AList is another person, who must
+// not sign in as the file's user (the link carries the name, not where it came from).
 func (st *identityState) authenticate(ctx context.Context, name, password string) (identity.Identity, error) {
 	if st.users != nil {
 		if id, ok := st.users.Authenticate(name, password); ok {
 			return id, nil
+		}
+		if _, known := st.users.Lookup(name); known {
+			return identity.Identity{}, identity.ErrWrongPassword
 		}
 	}
 	if st.alist != nil {

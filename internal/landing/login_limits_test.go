@@ -113,6 +113,13 @@ func TestAListLogin(t *testing.T) {
 	if r := e.loginForm("alice", alicePassword, link, testIP, nil); r.status != 303 {
 		t.Fatalf("the users file still comes first: %d", r.status)
 	}
+	// An AList account named like a users-file user is another person: it cannot sign in as
+	// the file's alice, and AList is not even asked.
+	fake.AddUser("alice", "alice's alist password")
+	calls := fake.Calls("/api/auth/login")
+	if r := e.loginForm("alice", "alice's alist password", link, "198.51.100.3", nil); r.status != 401 || fake.Calls("/api/auth/login") != calls {
+		t.Fatalf("AList's alice signed in as the file's alice: %d (AList asked %d times)", r.status, fake.Calls("/api/auth/login")-calls)
+	}
 	fake.Close()
 	mark := len(e.logs.String())
 	r = e.loginForm("carol", "carol's alist password", link, "198.51.100.4", nil)
