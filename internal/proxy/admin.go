@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -259,5 +260,9 @@ func (s adminStore) Revocations(ctx context.Context, now time.Time) ([]admin.Rev
 }
 
 func (s adminStore) Unrevoke(ctx context.Context, path string, prefix bool) error {
-	return s.a.Unrevoke(ctx, path, prefix)
+	err := s.a.Unrevoke(ctx, path, prefix)
+	if errors.Is(err, quota.ErrNotFound) {
+		return fmt.Errorf("%w: no revocation of %s", admin.ErrNotFound, path)
+	}
+	return err
 }

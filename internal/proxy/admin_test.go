@@ -89,6 +89,9 @@ func TestAdminAPIEndToEnd(t *testing.T) {
 			if st, out := adm.call("DELETE", "/revocations?path=/pub/&prefix=true", ""); st != http.StatusOK {
 				t.Fatalf("unrevoke: %d %v", st, out)
 			}
+			if st, out := adm.call("DELETE", "/revocations?path=/pub/&prefix=true", ""); st != http.StatusNotFound {
+				t.Fatalf("unrevoke again: %d %v, want 404", st, out)
+			}
 			if f := e.fetch(target); f.status != http.StatusOK || f.n != mib {
 				t.Fatalf("after unrevoke: %d %q", f.status, f.body)
 			}

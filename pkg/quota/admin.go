@@ -194,8 +194,15 @@ func (s *store) Revocations(ctx context.Context, now time.Time) ([]Revocation, e
 	return out, err
 }
 
+// ErrNotFound: Unrevoke found no revocation of that path and kind.
+var ErrNotFound = errors.New("quota: no such revocation")
+
 func (s *store) Unrevoke(ctx context.Context, path string, prefix bool) error {
-	return s.be.adminExec(ctx, []adminStmt{{`DELETE FROM revocations WHERE path = $1 AND prefix = $2`, []any{path, prefix}}})
+	n, err := s.be.adminExecCount(ctx, adminStmt{`DELETE FROM revocations WHERE path = $1 AND prefix = $2`, []any{path, prefix}})
+	if err == nil && n == 0 {
+		return ErrNotFound
+	}
+	return err
 }
 
 func btoi(b bool) int {

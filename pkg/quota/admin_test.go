@@ -2,6 +2,7 @@ package quota
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -90,6 +91,9 @@ func TestAdmin(t *testing.T) {
 		}
 		if err := a.Unrevoke(ctx, "/b", false); err != nil {
 			t.Fatal(err)
+		}
+		if err := a.Unrevoke(ctx, "/b", false); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Unrevoke of nothing: %v, want ErrNotFound", err)
 		}
 		rs, err := a.Revocations(ctx, clk.Now())
 		if err != nil || len(rs) != 2 || rs[0].Path != "/a" || rs[0].Prefix || !rs[0].Until.Equal(r1.Until) || rs[1] != r2 {
