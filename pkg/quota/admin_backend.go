@@ -12,24 +12,15 @@ import (
 // The admin operations' statements on each backend: the same SQL ($N placeholders become ?N
 // for SQLite), each call one transaction.
 
-func (b *sqliteBackend) adminExec(ctx context.Context, stmts []adminStmt) (err error) {
-	tx, err := b.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-			return
+func (b *sqliteBackend) adminExec(ctx context.Context, stmts []adminStmt) error {
+	return b.inTx(ctx, func(tx *sql.Tx) error {
+		for _, st := range stmts {
+			if _, err := tx.ExecContext(ctx, strings.ReplaceAll(st.q, "$", "?"), st.args...); err != nil {
+				return err
+			}
 		}
-		err = tx.Commit()
-	}()
-	for _, st := range stmts {
-		if _, err = tx.ExecContext(ctx, strings.ReplaceAll(st.q, "$", "?"), st.args...); err != nil {
-			return err
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func (b *sqliteBackend) adminQuery(ctx context.Context, q string, args []any, row func(scan func(...any) error) error) error {

@@ -241,7 +241,19 @@ func (b *sqliteBackend) useNonce(ctx context.Context, key string, expires, now i
 	return false, err
 }
 
-func (b *sqliteBackend) janitor(ctx context.Context, now int64) (err error) {
+func (b *sqliteBackend) janitor(ctx context.Context, now int64) error {
+	return b.inTx(ctx, func(tx *sql.Tx) error {
+		for _, q := range sqliteJanitor {
+			if _, err := tx.ExecContext(ctx, q, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// inTx runs fn in one transaction: committed when fn succeeds, rolled back otherwise.
+func (b *sqliteBackend) inTx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
 	tx, err := b.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -253,12 +265,7 @@ func (b *sqliteBackend) janitor(ctx context.Context, now int64) (err error) {
 		}
 		err = tx.Commit()
 	}()
-	for _, q := range sqliteJanitor {
-		if _, err = tx.ExecContext(ctx, q, now); err != nil {
-			return err
-		}
-	}
-	return nil
+	return fn(tx)
 }
 
 // ping commits one row: it fails where a check's COMMIT would (full disk, read-only file).
