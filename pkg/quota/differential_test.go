@@ -2,6 +2,7 @@ package quota
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -224,7 +225,12 @@ func (sd *diffSide) apply(clk *fakeClock, o diffOp, meters *[]*Meter) (string, e
 		}
 		return "", s.Revoke(ctx, Revocation{Path: o.path, Prefix: o.prefix, Until: until})
 	case "unrevoke":
-		return "", s.Unrevoke(ctx, o.path, o.prefix)
+		// Nothing to remove is an outcome both backends must agree on, not a failure.
+		if err := s.Unrevoke(ctx, o.path, o.prefix); errors.Is(err, ErrNotFound) {
+			return "not found", nil
+		} else {
+			return "", err
+		}
 	case "flush":
 		return "", flushNow(s)
 	case "janitor":
