@@ -68,7 +68,7 @@ func (s *Service) gate(rc *reqCtx, r *http.Request, rawPath, signValue string) (
 		pr.User, pr.Groups = who.id.User, who.id.Groups
 	}
 	pd := sec.pol.Decide(&pr)
-	s.m.CountPolicy(sec.pol, &pd)
+	sec.counts.Count(&pd)
 	action := pd.Action
 	// An anonymous visitor the policy refuses may be one who has not signed in yet: with a
 	// login source and user or group rules, a valid link gets the sign-in form (file), never a

@@ -61,6 +61,7 @@ type Options struct {
 type secrets struct {
 	kr      *sign.Keyring
 	pol     *policy.Engine
+	counts  *metrics.PolicyCounters // pol's decision counters
 	pageKey []byte // HMAC key of the proof-of-work challenges
 	id      *identityState
 }
@@ -168,7 +169,7 @@ func New(o Options) (*Service, error) {
 const pageSecretLabel = "alist-edge:page-secret"
 
 func (s *Service) newSecrets(cfg *config.Landing) *secrets {
-	sec := &secrets{kr: cfg.Parsed.Keyring, pol: cfg.Parsed.Policy}
+	sec := &secrets{kr: cfg.Parsed.Keyring, pol: cfg.Parsed.Policy, counts: s.m.PolicyCounters(cfg.Parsed.Policy)}
 	if cfg.PageSecret != "" {
 		sec.pageKey = []byte(cfg.PageSecret)
 	} else {
@@ -192,7 +193,7 @@ func (s *Service) checkLogin(cfg *config.Landing) error {
 // Reload as needing a restart.
 var liveVars = map[string]bool{"SIGN_SECRET": true, "PAGE_SECRET": true,
 	"BLACKLIST_PREFIX": true, "BLACKLIST_ACTION": true, "WHITELIST_PREFIX": true, "WHITELIST_ACTION": true,
-	"EXCEPT_PREFIX": true, "EXCEPT_ACTION": true,
+	"EXCEPT_PREFIX": true, "EXCEPT_ACTION": true, "POLICY_FILE": true,
 	"USERS_FILE": true, "AUTH_HEADER": true, "ALIST_LOGIN": true, "ALIST_GROUPS": true, "SESSION_TTL": true, "LOGIN_ATTEMPTS": true}
 
 // Reload re-reads the configuration from environ and swaps the signing keys, the path policy

@@ -117,15 +117,49 @@ func StatusClass(status int) string {
 	return "5xx"
 }
 
-// CountPolicy counts one policy decision: the deciding rule's id ("default" when none matched)
-// and its action as the policy writes it, and each shadow rule that matched on the way.
-func (m *Metrics) CountPolicy(eng *policy.Engine, d *policy.Decision) {
-	id, action := "default", eng.DefaultText()
-	if d.Rule != nil {
-		id, action = d.Rule.ID, d.Rule.ActionText
+// PolicyCounters are the decision counters of one compiled policy, resolved once when the
+// policy is loaded (a reload builds new ones), so a request only increments: rule ids and
+// actions are fixed by the policy.
+type PolicyCounters struct {
+	enforced, shadow []prometheus.Counter // by rule index (nil where a rule is not this service's)
+	def              prometheus.Counter
+}
+
+// PolicyCounters resolves the counters of every rule of eng that applies to this service:
+// the rule's id and action as the policy writes it, "default" when no rule matched.
+func (m *Metrics) PolicyCounters(eng *policy.Engine) *PolicyCounters {
+	c := &PolicyCounters{def: m.PolicyDecisions.WithLabelValues("default", eng.DefaultText(), "enforced")}
+	for _, r := range eng.Rules() {
+		for len(c.enforced) <= r.Index {
+			c.enforced, c.shadow = append(c.enforced, nil), append(c.shadow, nil)
+		}
+		if r.Shadow {
+			c.shadow[r.Index] = m.PolicyDecisions.WithLabelValues(r.ID, r.ActionText, "shadow")
+		} else {
+			c.enforced[r.Index] = m.PolicyDecisions.WithLabelValues(r.ID, r.ActionText, "enforced")
+		}
 	}
-	m.PolicyDecisions.WithLabelValues(id, action, "enforced").Inc()
+	return c
+}
+
+// Count counts one decision of the policy c was resolved for: the deciding rule (or the
+// default) and each shadow rule that matched on the way.
+func (c *PolicyCounters) Count(d *policy.Decision) {
+	if d.Rule == nil {
+		c.def.Inc()
+	} else if ctr := c.at(c.enforced, d.Rule.Index); ctr != nil {
+		ctr.Inc()
+	}
 	for s := range d.Shadows() {
-		m.PolicyDecisions.WithLabelValues(s.ID, s.ActionText, "shadow").Inc()
+		if ctr := c.at(c.shadow, s.Index); ctr != nil {
+			ctr.Inc()
+		}
 	}
+}
+
+func (c *PolicyCounters) at(list []prometheus.Counter, i int) prometheus.Counter {
+	if i >= 0 && i < len(list) {
+		return list[i]
+	}
+	return nil
 }

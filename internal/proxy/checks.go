@@ -82,7 +82,7 @@ func (h *Handler) serve(rq *request, r *http.Request, st *state) error {
 	}
 	now := h.now()
 	params := parseParams(r.URL.RawQuery)
-	pd := h.decide(r.Context(), rq, r, cfg.Parsed.Policy, served, now, &params)
+	pd := h.decide(r.Context(), rq, r, st, served, now, &params)
 	if pd.Action.Has(policy.Block) {
 		return rq.Deny(errPolicy)
 	}

@@ -38,7 +38,8 @@ type decision struct {
 // additionalInfo decoded (once, for all three) and the policy evaluated again with them; the
 // signature check then verifies it (decision.signedInfo), and refuses a link without one. A
 // decision that consulted none of them is the same whatever the link claims.
-func (h *Handler) decide(ctx context.Context, rq *request, r *http.Request, eng *policy.Engine, served string, now time.Time, p *sign.Params) decision {
+func (h *Handler) decide(ctx context.Context, rq *request, r *http.Request, st *state, served string, now time.Time, p *sign.Params) decision {
+	eng := st.cfg.Parsed.Policy
 	d := decision{req: policy.Request{Path: served, Addr: rq.Client.Addr.Unmap(), Time: now, Size: -1,
 		Method: r.Method, Host: httpx.HostOnly(r.Host)}}
 	d.Decision = eng.Decide(&d.req)
@@ -55,7 +56,7 @@ func (h *Handler) decide(ctx context.Context, rq *request, r *http.Request, eng 
 			d.Decision = eng.Decide(&d.req)
 		}
 	}
-	h.m.CountPolicy(eng, &d.Decision)
+	st.policy.Count(&d.Decision)
 	if h.log.Enabled(ctx, slog.LevelDebug) {
 		h.log.Debug("policy decision", "id", rq.ID, "trace", eng.Explain(&d.req))
 	}

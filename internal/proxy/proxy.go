@@ -59,6 +59,7 @@ type Handler struct {
 // reload never changes the rules in the middle of a request or drops a stream.
 type state struct {
 	cfg     *config.Proxy
+	policy  *metrics.PolicyCounters // the decision counters of cfg's policy
 	self    string // origin of WORKER_ADDRESS; "" when unset
 	alist   *alist.Client
 	fetcher *origin.Fetcher
@@ -114,7 +115,7 @@ func New(o Options) (*Handler, error) {
 }
 
 func (h *Handler) newState(cfg *config.Proxy) (*state, error) {
-	st := &state{cfg: cfg}
+	st := &state{cfg: cfg, policy: h.m.PolicyCounters(cfg.Parsed.Policy)}
 	if cfg.Parsed.WorkerAddr != "" {
 		o, err := sign.Origin(cfg.Parsed.WorkerAddr)
 		if err != nil {
