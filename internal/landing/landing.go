@@ -62,7 +62,7 @@ type secrets struct {
 	kr      *sign.Keyring
 	pol     *policy.Engine
 	counts  *metrics.PolicyCounters // pol's decision counters
-	pageKey []byte // HMAC key of the proof-of-work challenges
+	pageKey []byte                  // HMAC key of the proof-of-work challenges
 	id      *identityState
 }
 

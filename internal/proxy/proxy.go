@@ -60,7 +60,7 @@ type Handler struct {
 type state struct {
 	cfg     *config.Proxy
 	policy  *metrics.PolicyCounters // the decision counters of cfg's policy
-	self    string // origin of WORKER_ADDRESS; "" when unset
+	self    string                  // origin of WORKER_ADDRESS; "" when unset
 	alist   *alist.Client
 	fetcher *origin.Fetcher
 }
